@@ -1,0 +1,10 @@
+#include "core/clock.h"
+
+namespace bulwark::core {
+
+Clock& realClock() {
+  static RealClock clock;
+  return clock;
+}
+
+}  // namespace bulwark::core

@@ -1,0 +1,149 @@
+#pragma once
+// Settings of the whole program (SPEC F6.3): defined once in a table (settingsTable()) from which
+// environment variables, config-file keys, command-line flags, `config template`, `config check`
+// and redacted printing are all derived. Precedence: flag > env > file > default.
+// A loaded Settings is validated once and then shared immutably (std::shared_ptr<const Settings>).
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace bulwark::core {
+
+enum class Mode : std::uint8_t { kDevelopment, kProduction };
+enum class AuthMode : std::uint8_t { kOff, kRequired };
+enum class DetectMode : std::uint8_t { kOff, kDetect, kBlock };
+
+// "100/s", "6000/m", "10000/h": a sustained rate; burst defaults to one second's worth (at least 1).
+struct RateLimit {
+  double tokens_per_second = 0;
+  double burst = 0;
+};
+
+// "http://host:port" (IPv6 as [addr]); only http is supported for upstreams here.
+struct UpstreamAddress {
+  std::string host;
+  std::uint16_t port = 80;
+  std::string authority() const;  // host:port as sent in Host when the client's is replaced
+};
+
+struct RouteConfig {
+  std::string prefix = "/";           // longest prefix wins
+  std::vector<std::string> methods;   // empty: any method
+  UpstreamAddress upstream;
+  std::string upstream_url;           // as written, for printing
+  AuthMode auth = AuthMode::kOff;
+  std::vector<std::string> roles;     // any of
+  DetectMode detect = DetectMode::kOff;
+  std::optional<RateLimit> rate_limit;  // per client address on this route
+  std::string name;                   // defaults to the prefix; used as metrics label
+};
+
+// An IPv4 or IPv6 network, e.g. "10.0.0.0/8", "::1/128". Addresses are in network byte order,
+// IPv4 stored as 4 bytes.
+struct Cidr {
+  std::vector<std::uint8_t> address;
+  unsigned prefix_length = 0;
+  bool contains(const std::vector<std::uint8_t>& ip) const;
+};
+
+struct Settings {
+  Mode mode = Mode::kDevelopment;
+  std::string config_file;                 // --config / BULWARK_CONFIG
+  std::string listen = "127.0.0.1:8080";   // host:port, [v6]:port
+  unsigned workers = 0;                    // I/O threads; 0 = one per core
+  std::string node_id;                     // defaults to the hostname
+  std::string data_dir = "./data";
+  std::string tls_cert_file;               // both set: TLS on the listener
+  std::string tls_key_file;
+  std::string upstream;                    // BULWARK_UPSTREAM: default route "/" when set
+  std::string log_level = "info";
+
+  // F1.2 limits
+  std::size_t max_request_line = 8192;
+  std::size_t max_header_bytes = 32768;
+  std::size_t max_header_count = 100;
+  std::uint64_t max_body_bytes = 10 * 1024 * 1024;
+  std::size_t max_connections = 10000;     // per process
+  std::chrono::milliseconds header_timeout{10'000};   // first byte to end of head
+  std::chrono::milliseconds idle_timeout{60'000};     // keep-alive idle between requests
+  std::chrono::milliseconds request_timeout{60'000};  // whole exchange, body included
+  std::chrono::milliseconds upstream_connect_timeout{3'000};
+  std::chrono::milliseconds upstream_timeout{30'000};  // waiting for upstream bytes
+  std::size_t upstream_max_idle = 64;      // idle keep-alive connections per upstream per thread
+  std::chrono::milliseconds upstream_idle_timeout{30'000};
+  std::chrono::milliseconds shutdown_timeout{10'000};  // drain limit on SIGTERM
+
+  std::vector<Cidr> trusted_proxies;       // X-Forwarded-For honoured only from these peers
+  std::vector<std::string> trusted_proxies_text;
+
+  // Production backends (given behaviour by later issues; validated here).
+  std::string database_url;  // secret
+  std::string redis_url;     // secret
+
+  std::vector<RouteConfig> routes;  // from the file, plus the default route from `upstream`
+};
+
+// One problem with one setting: what is wrong and how to fix it.
+struct Problem {
+  std::string setting;  // e.g. "BULWARK_LISTEN" or "route[2].rate_limit"
+  std::string message;
+  std::string fix;
+};
+
+// Describes a setting for env/file/flag/template/redaction.
+struct SettingInfo {
+  std::string_view key;          // config-file key and base name, e.g. "max_body_bytes"
+  std::string_view env;          // "BULWARK_MAX_BODY_BYTES"
+  std::string_view flag;         // "--max-body-bytes"
+  std::string_view default_text; // as it would be written
+  std::string_view description;  // one line, for the template
+  bool secret = false;
+};
+
+// Every setting, in template order.
+const std::vector<SettingInfo>& settingsTable();
+
+// Where settings come from. `flags` and `env` map a setting key (SettingInfo::key) or env name to
+// its text; `env` is typically the process environment filtered to BULWARK_*.
+struct SettingSources {
+  std::map<std::string, std::string> flags;  // by SettingInfo::key
+  std::map<std::string, std::string> env;    // by env name
+  std::string config_file;                   // empty: BULWARK_CONFIG from env, or none
+};
+
+struct LoadResult {
+  Settings settings;
+  std::vector<Problem> problems;  // empty: valid. Includes production-mode refusals.
+};
+
+// Loads, merges and validates. Never throws; every problem found is reported, not just the first.
+LoadResult loadSettings(const SettingSources& sources);
+
+// Reads BULWARK_* from the process environment.
+std::map<std::string, std::string> environmentSettings();
+
+// Returns the commented .env.security.template text documenting every setting.
+std::string renderTemplate();
+
+// Returns the effective settings as "KEY=value" lines with secrets (passwords inside URLs too)
+// replaced by "<redacted>".
+std::string describeRedacted(const Settings& settings);
+
+// Returns `url` with any password (user:password@) replaced by "<redacted>".
+std::string redactUrl(std::string_view url);
+
+// Parses "250ms", "10s", "5m", "1h" (a bare number is seconds).
+bool parseDuration(std::string_view text, std::chrono::milliseconds& out);
+// Parses "1048576", "64KiB", "10MiB", "1GiB".
+bool parseSize(std::string_view text, std::uint64_t& out);
+bool parseRateLimit(std::string_view text, RateLimit& out);
+bool parseCidr(std::string_view text, Cidr& out);
+// Parses a textual IPv4/IPv6 address into bytes (4 or 16); false when invalid.
+bool parseIp(std::string_view text, std::vector<std::uint8_t>& out);
+
+}  // namespace bulwark::core
