@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -95,6 +96,17 @@ struct Problem {
   std::string fix;
 };
 
+// How a setting's value is written; decides its parser and how it is printed.
+enum class SettingKind : std::uint8_t {
+  kString,    // free text (paths, names, addresses validated on their own)
+  kCount,     // a plain non-negative integer
+  kSize,      // bytes: "1048576", "64KiB", "10MiB" (see parseSize)
+  kDuration,  // "250ms", "10s", "5m", "1h" (see parseDuration)
+  kEnum,      // one of a fixed set of words
+  kList,      // comma-separated (a TOML array of strings in the file)
+  kSecret,    // a connection URL that may carry a password; printed through redactUrl()
+};
+
 // Describes a setting for env/file/flag/template/redaction.
 struct SettingInfo {
   std::string_view key;          // config-file key and base name, e.g. "max_body_bytes"
@@ -103,6 +115,13 @@ struct SettingInfo {
   std::string_view default_text; // as it would be written
   std::string_view description;  // one line, for the template
   bool secret = false;
+  SettingKind kind = SettingKind::kString;
+  // Parses `text` into this setting's field of `settings`. On failure leaves the field unchanged
+  // and returns the problem (message and fix; `setting` left empty for the caller to name). Never
+  // echoes a secret. Filled by settingsTable(); loadSettings() is the usual caller.
+  std::function<std::optional<Problem>(std::string_view text, Settings& settings)> assign;
+  // Returns this setting's value in `settings` as it would be written, secrets redacted.
+  std::function<std::string(const Settings& settings)> show;
 };
 
 // Every setting, in template order.

@@ -1,0 +1,47 @@
+#pragma once
+// The gateway server (SPEC F1): HTTP/1.1 listener(s), request limits, routing, rate limits and the
+// reverse proxy with pooled keep-alive upstream connections, plus /healthz, /readyz and /metrics.
+//
+// One I/O thread per worker, each with its own io_context, its own SO_REUSEPORT listener, its own
+// upstream pools and its own metrics, so request handling shares no locks between threads.
+// Boost.Asio stays behind this header.
+
+#include <cstdint>
+#include <memory>
+
+#include "audit/event.h"
+#include "core/clock.h"
+#include "core/config.h"
+#include "gateway/metrics.h"
+#include "store/rate_limit_store.h"
+
+namespace bulwark::gateway {
+
+struct ServerDeps {
+  audit::SinkPtr audit;                  // every security decision goes here
+  store::RateLimitStorePtr rate_limits;  // per-route, per-client buckets
+  const core::Clock* clock = &core::realClock();
+};
+
+class Server {
+ public:
+  virtual ~Server() = default;
+
+  // Binds the listeners (port 0 picks a free port shared by every worker). Throws
+  // std::runtime_error naming the problem when binding or loading the TLS files fails:
+  // start-up is the one place exceptions are used.
+  static std::unique_ptr<Server> create(std::shared_ptr<const core::Settings> settings,
+                                        ServerDeps deps);
+
+  // Starts the I/O threads and returns.
+  virtual void start() = 0;
+  // Stops accepting, lets in-flight requests finish (closing idle keep-alive connections), and
+  // returns once all connections are closed or shutdown_timeout has passed; then stops the
+  // threads. Thread-safe; call once.
+  virtual void shutdown() = 0;
+
+  virtual std::uint16_t port() const = 0;
+  virtual GatewayMetrics& metrics() = 0;
+};
+
+}  // namespace bulwark::gateway

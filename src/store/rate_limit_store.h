@@ -1,0 +1,45 @@
+#pragma once
+// Token buckets keyed by an opaque string (SPEC F5.4). The gateway builds keys such as
+// "<route>\x1f<client address>"; the store only counts. Embedded: in-process (this file's
+// factory); production: Redis (one atomic script per decision, cluster-wide).
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string_view>
+
+#include "core/clock.h"
+#include "core/config.h"
+
+namespace bulwark::store {
+
+struct RateDecision {
+  bool allowed = true;
+  // When refused: how long until one token is available again (rounded up to whole seconds by
+  // the HTTP layer for Retry-After).
+  std::chrono::milliseconds retry_after{0};
+};
+
+class RateLimitStore {
+ public:
+  virtual ~RateLimitStore() = default;
+  // Takes one token from the bucket `key` with the given rate, refilled by the store's clock.
+  // Thread-safe. Never blocks on I/O (the embedded store); a remote store answers from its own
+  // connection without blocking the caller's I/O thread.
+  virtual RateDecision consume(std::string_view key, const core::RateLimit& limit) = 0;
+  // Number of buckets held (for metrics and tests).
+  virtual std::size_t size() const = 0;
+};
+using RateLimitStorePtr = std::shared_ptr<RateLimitStore>;
+
+struct MemoryRateLimitConfig {
+  std::size_t max_buckets = 1'000'000;  // beyond this, full (idle) buckets are evicted first
+  std::size_t shards = 64;              // independent locks, to keep I/O threads apart
+};
+
+// In-process store. Buckets that have refilled completely are dropped lazily (a full bucket is
+// indistinguishable from a new one), so memory follows the number of active clients.
+RateLimitStorePtr makeMemoryRateLimitStore(const core::Clock& clock,
+                                           MemoryRateLimitConfig config = {});
+
+}  // namespace bulwark::store
