@@ -82,10 +82,10 @@ class MemoryRateLimitStore final : public RateLimitStore {
   // every bucket is active, drops the stalest one: under a flood of distinct keys that favours
   // letting an old client's bucket reset over unbounded memory.
   void evictFull(Shard& shard, core::MonotonicTime now) {
-    std::erase_if(shard.buckets, [&](auto& entry) {
-      refill(entry.second, now);
-      return entry.second.tokens >= entry.second.limit.burst;
-    });
+    for (auto it = shard.buckets.begin(); it != shard.buckets.end();) {
+      refill(it->second, now);
+      it = it->second.tokens >= it->second.limit.burst ? shard.buckets.erase(it) : std::next(it);
+    }
     if (shard.buckets.size() >= perShardLimit()) {
       auto stalest = std::min_element(shard.buckets.begin(), shard.buckets.end(),
                                       [](const auto& a, const auto& b) {
