@@ -151,6 +151,7 @@ class ChunkedDecoder {
   std::uint64_t total_ = 0;
   std::size_t line_bytes_ = 0;     // bytes of the current size/trailer line seen so far
   std::size_t trailer_bytes_ = 0;
+  ParseError error_ = ParseError::kNone;  // sticky: after an error every call reports it again
   // Partial line carried between calls (size lines and trailers can be split across reads).
   std::vector<char> line_;
 };
