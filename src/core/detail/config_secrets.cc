@@ -39,8 +39,8 @@ std::string percentDecode(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() + 0 && i + 2 <= text.size() - 1 + 0 &&
-        hexValue(text[i + 1]) >= 0 && hexValue(text[i + 2]) >= 0) {
+    if (text[i] == '%' && i + 2 < text.size() && hexValue(text[i + 1]) >= 0 &&
+        hexValue(text[i + 2]) >= 0) {
       out += static_cast<char>(hexValue(text[i + 1]) * 16 + hexValue(text[i + 2]));
       i += 2;
     } else {
@@ -221,8 +221,7 @@ std::optional<ConnectionString> parseConnectionString(std::string_view text) {
     return out;
   }
   out.scheme = lowered(text.substr(0, scheme_at));
-  if (out.scheme.empty() ||
-      !std::all_of(out.scheme.begin(), out.scheme.end(), [](unsigned char c) {
+  if (out.scheme.empty() || !std::all_of(out.scheme.begin(), out.scheme.end(), [](unsigned char c) {
         return std::isalnum(c) || c == '+' || c == '-' || c == '.';
       })) {
     return std::nullopt;
@@ -252,8 +251,7 @@ std::optional<ConnectionString> parseConnectionString(std::string_view text) {
       const std::string_view part = query.substr(i, end - i);
       const auto equals = part.find('=');
       if (equals != std::string_view::npos) {
-        out.params[percentDecode(part.substr(0, equals))] =
-            percentDecode(part.substr(equals + 1));
+        out.params[percentDecode(part.substr(0, equals))] = percentDecode(part.substr(equals + 1));
       }
       i = end + 1;
     }
@@ -269,8 +267,8 @@ std::optional<ConnectionString> parseConnectionString(std::string_view text) {
 std::optional<std::string> passwordWeakness(const std::optional<std::string>& password,
                                             std::string_view user) {
   static constexpr std::array<std::string_view, 14> kWellKnown = {
-      "postgres", "password", "changeme", "secret",   "admin",    "root",     "redis",
-      "default",  "bulwark",  "letmein",  "123456",   "qwerty",   "pass",     "test"};
+      "postgres", "password", "changeme", "secret", "admin",  "root", "redis",
+      "default",  "bulwark",  "letmein",  "123456", "qwerty", "pass", "test"};
   if (!password || password->empty()) {
     return "has no password";
   }

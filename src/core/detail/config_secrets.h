@@ -13,7 +13,7 @@ namespace bulwark::core::detail {
 // A connection string split into the parts the checks need. Values are percent-decoded (URL form)
 // or unquoted (key=value form).
 struct ConnectionString {
-  std::string scheme;                         // "postgresql", "rediss"; empty in key=value form
+  std::string scheme;  // "postgresql", "rediss"; empty in key=value form
   std::string user;
   std::optional<std::string> password;        // from user:password@, or a password parameter
   std::map<std::string, std::string> params;  // query parameters or key=value pairs

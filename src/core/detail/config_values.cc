@@ -528,8 +528,8 @@ std::string closestMatch(std::string_view word, const std::vector<std::string_vi
       row[0] = i;
       for (std::size_t j = 1; j <= b.size(); ++j) {
         const std::size_t above = row[j];
-        row[j] = std::min({row[j] + 1, row[j - 1] + 1,
-                           diagonal + (lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1)});
+        row[j] = std::min(
+            {row[j] + 1, row[j - 1] + 1, diagonal + (lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1)});
         diagonal = above;
       }
     }

@@ -1,0 +1,204 @@
+// Production refusals. Each problem says which setting, why it is unsafe, and what to write
+// instead; none repeats a secret (passwords are measured, never printed).
+
+#include "core/detail/config_production.h"
+
+#include <algorithm>
+
+#include "core/detail/config_secrets.h"
+#include "core/detail/config_values.h"
+
+namespace bulwark::core::detail {
+namespace {
+
+const SettingInfo* findByKey(std::string_view key) {
+  for (const auto& info : settingsTable()) {
+    if (info.key == key) {
+      return &info;
+    }
+  }
+  return nullptr;
+}
+
+void listenerTls(const Settings& settings, const SettingNames& names,
+                 std::vector<Problem>& problems) {
+  if (!settings.tls_cert_file.empty() || !settings.tls_key_file.empty()) {
+    return;  // both-or-neither and readability are ordinary checks
+  }
+  std::string host;
+  std::uint16_t port = 0;
+  if (parseListen(settings.listen, host, port)) {
+    return;  // an invalid listen address is already a problem
+  }
+  // A loopback-only listener is reachable only through a proxy on the same host, which may
+  // terminate TLS itself (a local load balancer or sidecar); anything else is the network.
+  if (isLoopbackHost(host)) {
+    return;
+  }
+  problems.push_back(
+      {names("tls_cert_file"),
+       "production mode requires TLS on the listener: " + names("listen") + " is " +
+           quoted(settings.listen) +
+           ", reachable from other hosts, so passwords and tokens would cross the network in "
+           "plaintext",
+       "set " + names("tls_cert_file") + " and " + names("tls_key_file") +
+           ", or listen on 127.0.0.1 or [::1] only, behind a local proxy that terminates TLS"});
+}
+
+void databaseTls(const Settings& settings, const SettingNames& names,
+                 std::vector<Problem>& problems) {
+  if (settings.database_url.empty()) {
+    return;
+  }
+  const auto connection = parseConnectionString(settings.database_url);
+  if (!connection) {
+    return;  // reported as malformed already
+  }
+  const auto sslmode = connection->params.find("sslmode");
+  if (sslmode != connection->params.end() && sslmode->second == "verify-full") {
+    return;
+  }
+  const std::string found =
+      sslmode == connection->params.end()
+          ? "sslmode is not set (libpq then uses 'prefer', which silently falls back to plaintext)"
+          : "sslmode is " + quoted(sslmode->second) +
+                ", which does not verify both the server's certificate and its host name";
+  problems.push_back(
+      {names("database_url"),
+       "production mode requires sslmode=verify-full for PostgreSQL: " + found +
+           ", so a man in the middle could read or change security data",
+       "add sslmode=verify-full (and sslrootcert=<CA file> unless the server's CA is in the "
+       "system store)"});
+}
+
+void databasePassword(const Settings& settings, const SettingNames& names,
+                      std::vector<Problem>& problems) {
+  if (settings.database_url.empty()) {
+    return;
+  }
+  const auto connection = parseConnectionString(settings.database_url);
+  if (!connection) {
+    return;
+  }
+  // A client certificate is a credential of its own; then no password is fine.
+  const bool client_certificate =
+      connection->params.count("sslcert") != 0 && connection->params.count("sslkey") != 0;
+  if (client_certificate && (!connection->password || connection->password->empty())) {
+    return;
+  }
+  if (const auto weakness = passwordWeakness(connection->password, connection->user)) {
+    problems.push_back(
+        {names("database_url"),
+         "production mode refuses a weak database credential: the connection " + *weakness,
+         "use a random password of at least " + std::to_string(kMinPasswordLength) +
+             " characters (e.g. `openssl rand -base64 24`), or a client certificate "
+             "(sslcert/sslkey)"});
+  }
+}
+
+void redisTls(const Settings& settings, const SettingNames& names, std::vector<Problem>& problems) {
+  if (settings.redis_url.empty()) {
+    return;
+  }
+  const auto connection = parseConnectionString(settings.redis_url);
+  if (!connection || connection->scheme == "rediss") {
+    return;
+  }
+  problems.push_back({names("redis_url"),
+                      "production mode requires TLS to Redis: " + connection->scheme +
+                          ":// is plaintext, exposing revocations, rate-limit state and the "
+                          "password on the network",
+                      "use a rediss:// URL"});
+}
+
+void redisPassword(const Settings& settings, const SettingNames& names,
+                   std::vector<Problem>& problems) {
+  if (settings.redis_url.empty()) {
+    return;
+  }
+  const auto connection = parseConnectionString(settings.redis_url);
+  if (!connection) {
+    return;
+  }
+  // Redis names its built-in ACL user "default"; only the password says anything.
+  const std::string_view user = connection->user == "default" ? "" : connection->user;
+  if (const auto weakness = passwordWeakness(connection->password, user)) {
+    problems.push_back(
+        {names("redis_url"),
+         "production mode refuses a weak Redis credential: the connection " + *weakness,
+         "write rediss://user:password@host:port with a random password of at least " +
+             std::to_string(kMinPasswordLength) + " characters (e.g. `openssl rand -base64 24`)"});
+  }
+}
+
+void debugLogging(const Settings& settings, const SettingNames& names,
+                  std::vector<Problem>& problems) {
+  if (settings.log_level != "debug") {
+    return;
+  }
+  problems.push_back({names("log_level"),
+                      "production mode refuses debug logging: it may write request details "
+                      "(paths, headers, client data) to the logs",
+                      "set it to info (or warn)"});
+}
+
+void trustEveryone(const Settings& settings, const SettingNames& names,
+                   std::vector<Problem>& problems) {
+  const bool everyone =
+      std::any_of(settings.trusted_proxies.begin(), settings.trusted_proxies.end(),
+                  [](const Cidr& cidr) { return cidr.prefix_length == 0; });
+  if (!everyone) {
+    return;
+  }
+  problems.push_back({names("trusted_proxies"),
+                      "production mode refuses trusting X-Forwarded-For from every address: "
+                      "any client could then choose the address that rate limits, blocks and "
+                      "audit records see",
+                      "list only the addresses of your load balancers"});
+}
+
+}  // namespace
+
+void SettingNames::record(std::string_view key, Origin origin) {
+  origins_.insert_or_assign(std::string(key), origin);
+}
+
+std::string SettingNames::operator()(std::string_view key) const {
+  const SettingInfo* info = findByKey(key);
+  if (info == nullptr) {
+    return std::string(key);
+  }
+  const auto found = origins_.find(key);
+  const Origin origin = found == origins_.end() ? Origin::kDefault : found->second;
+  switch (origin) {
+    case Origin::kFlag:
+      return std::string(info->flag);
+    case Origin::kFile:
+      return std::string(info->key);
+    case Origin::kEnv:
+    case Origin::kDefault:
+      return std::string(info->env);
+  }
+  return std::string(info->env);
+}
+
+const std::vector<ProductionRule>& productionRules() {
+  static const std::vector<ProductionRule> rules = {
+      {"the listener uses TLS (BULWARK_TLS_CERT_FILE, BULWARK_TLS_KEY_FILE), unless it listens "
+       "on loopback only (127.0.0.1, [::1]) behind a local proxy that terminates TLS",
+       listenerTls},
+      {"BULWARK_DATABASE_URL, when set, has sslmode=verify-full", databaseTls},
+      {"BULWARK_DATABASE_URL, when set, has a strong password (not a well-known default, at "
+       "least 12 characters) or a client certificate (sslcert, sslkey)",
+       databasePassword},
+      {"BULWARK_REDIS_URL, when set, is a rediss:// (TLS) URL", redisTls},
+      {"BULWARK_REDIS_URL, when set, has a strong password (not a well-known default, at least "
+       "12 characters)",
+       redisPassword},
+      {"BULWARK_LOG_LEVEL is not debug (debug output may contain request details)", debugLogging},
+      {"BULWARK_TRUSTED_PROXIES does not trust every address (0.0.0.0/0, ::/0)", trustEveryone},
+  };
+  return rules;
+}
+
+}  // namespace bulwark::core::detail
