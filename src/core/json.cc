@@ -2,10 +2,53 @@
 
 namespace bulwark::core {
 
+namespace {
+
+// Returns the length of the well-formed UTF-8 sequence at the start of `s` (RFC 3629: no
+// overlong forms, no surrogates, nothing above U+10FFFF), or 0 when it is not one.
+std::size_t utf8SequenceLength(std::string_view s) {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+  const unsigned char lead = byte(0);
+  std::size_t length;
+  unsigned char min2 = 0x80, max2 = 0xbf;
+  if (lead >= 0xc2 && lead <= 0xdf) {
+    length = 2;
+  } else if (lead >= 0xe0 && lead <= 0xef) {
+    length = 3;
+    if (lead == 0xe0) min2 = 0xa0;
+    if (lead == 0xed) max2 = 0x9f;
+  } else if (lead >= 0xf0 && lead <= 0xf4) {
+    length = 4;
+    if (lead == 0xf0) min2 = 0x90;
+    if (lead == 0xf4) max2 = 0x8f;
+  } else {
+    return 0;
+  }
+  if (s.size() < length || byte(1) < min2 || byte(1) > max2) return 0;
+  for (std::size_t i = 2; i < length; ++i) {
+    if (byte(i) < 0x80 || byte(i) > 0xbf) return 0;
+  }
+  return length;
+}
+
+}  // namespace
+
 void appendJsonString(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
-  for (unsigned char c : s) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      // Client bytes are not always UTF-8; invalid ones become U+FFFD so the line stays valid.
+      const std::size_t length = utf8SequenceLength(s.substr(i));
+      if (length == 0) {
+        out += "\\ufffd";
+      } else {
+        out.append(s.substr(i, length));
+        i += length - 1;
+      }
+      continue;
+    }
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;

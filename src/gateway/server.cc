@@ -15,23 +15,23 @@ namespace {
 using namespace std::chrono_literals;
 namespace asio = detail::asio;
 
+// `listen` was validated as host:port; a host name is resolved once, at start-up.
 asio::ip::tcp::endpoint parseListen(const std::string& listen) {
   const auto colon = listen.rfind(':');
-  if (colon == std::string::npos) {
-    throw std::runtime_error("BULWARK_LISTEN: expected host:port, got '" + listen + "'");
-  }
   std::string host = listen.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
   }
+  const std::string port = listen.substr(colon + 1);
+  asio::io_context context;
+  asio::ip::tcp::resolver resolver(context);
   boost::system::error_code ec;
-  auto address = asio::ip::make_address(host.empty() ? "0.0.0.0" : host, ec);
-  if (ec) {
-    throw std::runtime_error("BULWARK_LISTEN: '" + host + "' is not an IP address (fix: use an "
-                             "address such as 127.0.0.1 or [::1])");
+  auto found = resolver.resolve(host, port, asio::ip::tcp::resolver::passive, ec);
+  if (ec || found.empty()) {
+    throw std::runtime_error("BULWARK_LISTEN: cannot resolve '" + host + "': " + ec.message() +
+                             " (fix: use an IP address such as 127.0.0.1 or [::1])");
   }
-  const auto port = static_cast<std::uint16_t>(std::stoul(listen.substr(colon + 1)));
-  return {address, port};
+  return found.begin()->endpoint();
 }
 
 // Resolves every upstream once at start-up; an unresolvable one answers 502 at request time.

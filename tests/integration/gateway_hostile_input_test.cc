@@ -98,7 +98,7 @@ TEST_P(HostileInputTest, IsRefusedWithItsStatus) {
   settings.routes.push_back(testRoute("/", upstream.port()));
   GatewayHarness gateway(settings);
   RawClient client(gateway.port());
-  const auto response = client.roundTrip(GetParam().request);
+  auto response = client.roundTrip(GetParam().request);
   EXPECT_EQ(response.status, GetParam().status) << response.head << response.body;
   EXPECT_EQ(response.headers["content-type"], "application/json");
   EXPECT_NE(response.body.find("\"error\":\"invalid_request\""), std::string::npos);

@@ -25,6 +25,7 @@ RawClient::RawClient(std::uint16_t port) {
 RawClient::~RawClient() { ::close(fd_); }
 
 bool RawClient::send(std::string_view bytes) {
+  if (bytes.rfind("HEAD ", 0) == 0) ++pending_heads_;
   while (!bytes.empty()) {
     const auto n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     if (n <= 0) return false;
@@ -79,8 +80,10 @@ RawResponse RawClient::read(std::chrono::milliseconds timeout) {
     }
     pos = eol + 2;
   }
-  const bool no_body = response.status == 204 || response.status == 304 ||
-                       (response.status >= 100 && response.status < 200);
+  const bool interim = response.status >= 100 && response.status < 200;
+  const bool head_answer = !interim && pending_heads_ > 0;
+  if (head_answer) --pending_heads_;
+  const bool no_body = response.status == 204 || response.status == 304 || interim || head_answer;
   if (no_body) {
   } else if (response.headers.count("content-length")) {
     const auto length = std::stoull(response.headers["content-length"]);

@@ -36,6 +36,7 @@ class RawClient {
  private:
   bool fill(std::chrono::steady_clock::time_point deadline);
   int fd_ = -1;
+  int pending_heads_ = 0;  // HEAD requests sent and not yet answered: their answers have no body
   std::string buffer_;
   bool eof_ = false;
 };

@@ -441,6 +441,11 @@ std::optional<std::string> parseListen(std::string_view text, std::string& host,
   if (!had_colon || port_text.empty()) {
     return "the port is missing";
   }
+  if (port_text == "0") {  // the kernel picks a free port; `serve` logs the one it got
+    host = std::move(parsed_host);
+    port = 0;
+    return std::nullopt;
+  }
   const auto parsed_port = parsePort(port_text);
   if (!parsed_port) {
     return quoted(port_text) + " is not a port from 1 to 65535";

@@ -12,6 +12,7 @@
 #include <boost/asio/write.hpp>
 #include <array>
 #include <charconv>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -154,6 +155,8 @@ class ClientSession {
   // Returns true with head_ parsed, false when the connection is to be closed.
   Task<bool> readHead() {
     const auto now = worker_.now();
+    skip_parse_ = false;
+    head_has_line_end_ = false;
     if (in_.empty()) {
       tracked_.phase = Phase::kIdle;
       tracked_.client_deadline =
@@ -163,7 +166,7 @@ class ClientSession {
       tracked_.client_deadline = now + settings_.header_timeout;
     }
     for (;;) {
-      if (!in_.empty()) {
+      if (!in_.empty() && !skip_parse_) {
         const auto result = http::parseRequestHead(in_.view(), shared_.request_limits, head_);
         if (result.status == http::ParseStatus::kComplete) co_return true;
         if (result.status == http::ParseStatus::kError) {
@@ -187,6 +190,13 @@ class ClientSession {
         co_return false;
       }
       in_.commit(n);
+      // A head can only complete, or newly break a rule, on a line end or when it crosses a
+      // size limit; re-parsing on every read of a byte-by-byte drip would cost quadratic CPU.
+      const bool line_end = std::memchr(in_.writePtr() - n, '\n', n) != nullptr;
+      head_has_line_end_ = head_has_line_end_ || line_end;
+      const std::size_t limit =
+          head_has_line_end_ ? settings_.max_header_bytes : settings_.max_request_line;
+      skip_parse_ = !line_end && in_.size() <= limit;
       if (tracked_.phase == Phase::kIdle) {
         tracked_.phase = Phase::kHead;
         tracked_.client_deadline = worker_.now() + settings_.header_timeout;
@@ -298,6 +308,7 @@ class ClientSession {
       for (std::size_t u = 0; u < upstreams.size(); ++u) {
         if (u > 0) body += ',';
         core::appendJsonString(body, upstreams[u].authority());
+        body += ':';
         body += shared_.upstream_up[u].load(std::memory_order_relaxed) != 0
                     ? R"({"status":"ok"})"
                     : R"({"status":"unreachable"})";
@@ -352,6 +363,8 @@ class ClientSession {
   }
 
   void appendConnectionHeader() {
+    // A drain that began while this request was in flight ends the connection after it.
+    if (shared_.draining.load(std::memory_order_relaxed)) keep_alive_ = false;
     if (!keep_alive_) {
       out_ += "Connection: close\r\n";
     } else if (client_minor_ == 0) {
@@ -948,6 +961,8 @@ class ClientSession {
   bool body_pending_ = false;
   bool client_failed_ = false;
   bool peer_trusted_ = false;
+  bool skip_parse_ = false;         // no new line end since the last incomplete parse
+  bool head_has_line_end_ = false;  // the head being read has completed its request line
 };
 
 template <class Stream>
