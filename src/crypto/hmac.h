@@ -1,0 +1,52 @@
+#pragma once
+// HMAC-SHA256 and SHA-256 (OpenSSL 3 EVP underneath), plus constant-time comparison.
+// Keys are never logged; callers keep them in core::SecretBytes-like buffers they wipe.
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace bulwark::crypto {
+
+using Digest256 = std::array<std::uint8_t, 32>;
+
+// Returns SHA-256(data).
+Digest256 sha256(std::span<const std::uint8_t> data);
+Digest256 sha256(std::string_view data);
+
+// Returns HMAC-SHA256(key, data).
+Digest256 hmacSha256(std::span<const std::uint8_t> key, std::span<const std::uint8_t> data);
+Digest256 hmacSha256(std::span<const std::uint8_t> key, std::string_view data);
+
+// Incremental HMAC-SHA256 for MACs over several pieces (e.g. prev_mac ‖ seq ‖ record) without
+// concatenating them. Reusable: reset() starts a new MAC with the same key. Not thread-safe.
+class HmacSha256 {
+ public:
+  explicit HmacSha256(std::span<const std::uint8_t> key);
+  ~HmacSha256();
+  HmacSha256(const HmacSha256&) = delete;
+  HmacSha256& operator=(const HmacSha256&) = delete;
+
+  void update(std::span<const std::uint8_t> data);
+  void update(std::string_view data);
+  // Returns the MAC of everything since construction or the last reset(), then resets.
+  Digest256 finish();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// True when a and b have equal length and content; time depends only on the length.
+bool constantTimeEqual(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b);
+bool constantTimeEqual(std::string_view a, std::string_view b);
+
+// Lowercase hex.
+std::string toHex(std::span<const std::uint8_t> bytes);
+// Parses lowercase or uppercase hex; false on odd length or a non-hex character.
+bool fromHex(std::string_view hex, std::string& out);
+
+}  // namespace bulwark::crypto
