@@ -106,7 +106,9 @@ TEST_P(HostileInputTest, IsRefusedWithItsStatus) {
   // Only chunked bodies are refused mid-stream, after the head went upstream; nothing else
   // may reach the upstream at all.
   const bool chunk_case = std::string(GetParam().name).find("Chunk") != std::string::npos;
-  if (!chunk_case) EXPECT_EQ(upstream.requests(), 0);
+  if (!chunk_case) {
+    EXPECT_EQ(upstream.requests(), 0);
+  }
   EXPECT_EQ(gateway.audit().count(audit::EventType::kRequestRejected), 1);
 }
 
