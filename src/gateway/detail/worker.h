@@ -109,7 +109,9 @@ class Worker {
   WorkerMetrics& metrics_;
   RequestIdGenerator request_ids_;
   Tracked head_;  // sentinel of the deadline list; outlives the coroutines (declared first)
-  asio::io_context context_{1};
+  // Only this worker's thread touches its sockets; other threads only post (drain) and stop, so
+  // the reactor's per-descriptor locking can go while the scheduler keeps its own.
+  asio::io_context context_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   Acceptor acceptor_;
   Timer sweep_timer_;
   std::uint16_t port_ = 0;
