@@ -3,15 +3,11 @@
 #include <algorithm>
 
 namespace bulwark::gateway {
-namespace {
-
-bool prefixMatches(std::string_view prefix, std::string_view path) {
+bool pathHasPrefix(std::string_view prefix, std::string_view path) {
   if (path.substr(0, prefix.size()) != prefix) return false;
   if (prefix.empty() || prefix.back() == '/' || path.size() == prefix.size()) return true;
   return path[prefix.size()] == '/';
 }
-
-}  // namespace
 
 RouteTable::RouteTable(const std::vector<core::RouteConfig>& routes) {
   for (const auto& config : routes) {
@@ -35,7 +31,7 @@ RouteMatch RouteTable::match(std::string_view method, std::string_view target) c
   const std::string_view path = target.substr(0, target.find('?'));
   RouteMatch result;
   for (const Route& route : routes_) {
-    if (!prefixMatches(route.config.prefix, path)) continue;
+    if (!pathHasPrefix(route.config.prefix, path)) continue;
     const auto& methods = route.config.methods;
     if (methods.empty() || std::find(methods.begin(), methods.end(), method) != methods.end()) {
       return {MatchStatus::kMatched, &route};

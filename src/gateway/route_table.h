@@ -11,6 +11,10 @@
 
 namespace bulwark::gateway {
 
+// True when `path` lies under `prefix` on whole bytes: "/api/" takes "/api/x"; a prefix without a
+// trailing slash such as "/api" takes "/api" and "/api/…" but not "/apix".
+bool pathHasPrefix(std::string_view prefix, std::string_view path);
+
 struct Route {
   std::size_t index = 0;    // position in the table; indexes per-route metrics and pools
   std::size_t upstream = 0; // index into RouteTable::upstreams()

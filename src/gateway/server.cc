@@ -65,6 +65,8 @@ class ServerImpl final : public Server {
     shared_.response_limits = {64 * 1024, 64 * 1024, 256, UINT64_MAX};
     shared_.audit = deps.audit;
     shared_.rate_limits = deps.rate_limits;
+    shared_.authenticator = deps.authenticator;
+    shared_.api_mounts = deps.api_mounts;
     shared_.clock = deps.clock;
     shared_.upstream_endpoints = resolveUpstreams(*shared_.routes);
     shared_.upstream_up = std::make_unique<std::atomic<int>[]>(shared_.upstream_endpoints.size());

@@ -10,9 +10,11 @@
 #include <memory>
 
 #include "audit/event.h"
+#include "auth/authenticator.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "gateway/metrics.h"
+#include "http/api.h"
 #include "store/rate_limit_store.h"
 
 namespace bulwark::gateway {
@@ -21,6 +23,12 @@ struct ServerDeps {
   audit::SinkPtr audit;                  // every security decision goes here
   store::RateLimitStorePtr rate_limits;  // per-route, per-client buckets
   const core::Clock* clock = &core::realClock();
+  // Checks bearer tokens on routes with auth = "required". Without one, such routes answer 503
+  // (fail closed).
+  auth::AuthenticatorPtr authenticator;
+  // The gateway's own JSON endpoints (/auth/, /admin/, /.well-known/jwks.json …), answered before
+  // the route table.
+  std::vector<http::ApiMount> api_mounts;
 };
 
 class Server {

@@ -149,11 +149,12 @@ TEST_F(GatewayProxyTest, RemovesHopByHopHeadersBothWays) {
   auto response = client.roundTrip(
       "GET /hop-by-hop HTTP/1.1\r\nHost: a\r\nConnection: X-Drop-Me\r\nX-Drop-Me: 1\r\n"
       "Keep-Alive: timeout=5\r\nTE: trailers\r\nUpgrade: h2c\r\n"
-      "Proxy-Authorization: Basic c2VjcmV0\r\nX-Keep-Me: 1\r\n\r\n");
+      "Proxy-Authorization: Basic c2VjcmV0\r\nX-Keep-Me: 1\r\nX-Bulwark-Subject: admin\r\n"
+      "x-bulwark-roles: admin\r\n\r\n");
   ASSERT_EQ(response.status, 200);
   const std::string head = upstream_.lastHead();
   for (const char* dropped : {"X-Drop-Me", "Keep-Alive", "TE:", "Upgrade", "Proxy-Authorization",
-                              "Connection"}) {
+                              "Connection", "X-Bulwark-Subject", "x-bulwark-roles"}) {
     EXPECT_EQ(head.find(dropped), std::string::npos) << dropped << " in\n" << head;
   }
   EXPECT_NE(head.find("X-Keep-Me: 1"), std::string::npos);

@@ -26,11 +26,13 @@ core::RouteConfig testRoute(std::string prefix, std::uint16_t upstream_port) {
   return route;
 }
 
-GatewayHarness::GatewayHarness(core::Settings settings) {
+GatewayHarness::GatewayHarness(core::Settings settings,
+                               std::function<void(gateway::ServerDeps&)> adjust) {
   gateway::ServerDeps deps;
   deps.audit = audit_;
   deps.rate_limits = store::makeMemoryRateLimitStore(clock_);
   deps.clock = &clock_;
+  if (adjust) adjust(deps);
   server_ = gateway::Server::create(std::make_shared<const core::Settings>(std::move(settings)),
                                     deps);
   server_->start();

@@ -2,6 +2,7 @@
 // Starts a real gateway::Server on a loopback port chosen by the kernel, in front of a
 // TestUpstream, with settings a test can adjust before start.
 
+#include <functional>
 #include <memory>
 
 #include "core/clock.h"
@@ -21,7 +22,9 @@ core::RouteConfig testRoute(std::string prefix, std::uint16_t upstream_port);
 
 class GatewayHarness {
  public:
-  explicit GatewayHarness(core::Settings settings);
+  // `adjust` may add an authenticator, API mounts… before the server is created.
+  explicit GatewayHarness(core::Settings settings,
+                          std::function<void(gateway::ServerDeps&)> adjust = {});
   ~GatewayHarness();
 
   std::uint16_t port() const { return server_->port(); }

@@ -10,7 +10,11 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
+#include <algorithm>
 #include <array>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
+#include <optional>
 #include <charconv>
 #include <cstring>
 #include <string>
@@ -19,6 +23,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "gateway/client_address.h"
+#include "gateway/route_table.h"
 #include "gateway/detail/buffer.h"
 #include "gateway/detail/worker.h"
 
@@ -63,6 +68,12 @@ void appendHex(std::string& out, std::uint64_t n) {
   char digits[24];
   auto [end, ec] = std::to_chars(digits, digits + sizeof digits, n, 16);
   out.append(digits, end);
+}
+
+// X-Bulwark-* fields carry what the gateway verified (subject, roles) to the upstream, which trusts
+// them: a client's copies are always dropped, on every route.
+bool isGatewayField(std::string_view name) {
+  return name.size() > 10 && equalsIgnoreCase(name.substr(0, 10), "x-bulwark-");
 }
 
 // Fields the proxy sets itself or that describe the hop rather than the message.
@@ -247,6 +258,10 @@ class ClientSession {
       co_return co_await serveInternal(path);
     }
 
+    for (const auto& mount : shared_.api_mounts) {
+      if (pathHasPrefix(mount.prefix, path)) co_return co_await serveApi(mount);
+    }
+
     const auto match = shared_.routes->match(head_.method, head_.target);
     if (match.status == MatchStatus::kNoRoute) {
       co_return co_await respondError(404, "not_found", "no route for this path");
@@ -281,7 +296,210 @@ class ClientSession {
                                         retry);
       }
     }
+    principal_.reset();
+    if (route.config.auth == core::AuthMode::kRequired) {
+      if (auto refused = authorize(route)) {
+        co_return co_await respondError(refused->status, refused->code, refused->description,
+                                        refused->headers);
+      }
+    }
     co_return co_await proxy(route);
+  }
+
+  // ---- bearer tokens on protected routes -----------------------------------------------------
+
+  struct Refusal {
+    unsigned status;
+    std::string_view code;
+    std::string_view description;
+    std::string_view headers;
+  };
+
+  // Decides a protected route: nullopt when the request may pass (principal_ is then set),
+  // otherwise the answer. Every decision is an ACCESS_GRANTED or ACCESS_DENIED event.
+  std::optional<Refusal> authorize(const Route& route) {
+    static constexpr std::string_view kChallenge =
+        "WWW-Authenticate: Bearer realm=\"bulwark\"\r\n";
+    static constexpr std::string_view kInvalid =
+        "WWW-Authenticate: Bearer realm=\"bulwark\", error=\"invalid_token\"\r\n";
+    static constexpr std::string_view kScope =
+        "WWW-Authenticate: Bearer realm=\"bulwark\", error=\"insufficient_scope\"\r\n";
+    std::string_view authorization;
+    int authorization_fields = 0;
+    for (const auto& field : head_.fields) {
+      if (field.name.size() == 13 && equalsIgnoreCase(field.name, "authorization")) {
+        authorization = field.value;
+        ++authorization_fields;
+      }
+    }
+    if (authorization_fields == 0) {
+      auditAccess(route, false, "missing_token");
+      return Refusal{401, "invalid_request", "a bearer token is required", kChallenge};
+    }
+    if (authorization_fields > 1 || authorization.size() < 7 ||
+        !equalsIgnoreCase(authorization.substr(0, 7), "bearer ")) {
+      auditAccess(route, false, "malformed_authorization");
+      return Refusal{401, "invalid_token", "expected Authorization: Bearer <token>", kInvalid};
+    }
+    std::string_view token = authorization.substr(7);
+    while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+    if (!shared_.authenticator) {
+      auditAccess(route, false, "authenticator_unavailable");
+      return Refusal{503, "temporarily_unavailable", "authentication is unavailable", {}};
+    }
+    auto outcome = shared_.authenticator->authenticate(token);
+    if (outcome.status == auth::AuthStatus::kUnavailable) {
+      auditAccess(route, false, outcome.reason.empty() ? "unavailable" : outcome.reason);
+      return Refusal{503, "temporarily_unavailable", "authentication is unavailable", {}};
+    }
+    if (outcome.status == auth::AuthStatus::kAuthenticated &&
+        !headerSafe(outcome.principal)) {
+      outcome.status = auth::AuthStatus::kInvalidToken;
+      outcome.reason = "unsafe_claim_value";
+    }
+    if (outcome.status != auth::AuthStatus::kAuthenticated) {
+      auditAccess(route, false, outcome.reason.empty() ? "invalid_token" : outcome.reason);
+      return Refusal{401, "invalid_token", "the access token is invalid", kInvalid};
+    }
+    principal_ = std::move(outcome.principal);
+    const auto& needed = route.config.roles;
+    if (!needed.empty()) {
+      bool allowed = false;
+      for (const auto& role : principal_->roles) {
+        if (std::find(needed.begin(), needed.end(), role) != needed.end()) {
+          allowed = true;
+          break;
+        }
+      }
+      if (!allowed) {
+        auditAccess(route, false, "missing_role");
+        principal_.reset();
+        return Refusal{403, "insufficient_scope", "a required role is missing", kScope};
+      }
+    }
+    auditAccess(route, true, {});
+    return std::nullopt;
+  }
+
+  // Claims become header values for the upstream: no control characters, and no commas in roles
+  // (they are joined with commas).
+  static bool headerSafe(const auth::Principal& principal) {
+    auto safe = [](std::string_view value, bool allow_comma) {
+      for (unsigned char c : value) {
+        if (c < 0x20 || c == 0x7f || (!allow_comma && c == ',')) return false;
+      }
+      return true;
+    };
+    if (principal.subject.empty() || !safe(principal.subject, true) ||
+        !safe(principal.session_id, true)) {
+      return false;
+    }
+    for (const auto& role : principal.roles) {
+      if (!safe(role, false)) return false;
+    }
+    return true;
+  }
+
+  // ---- the gateway's JSON endpoints ----------------------------------------------------------
+
+  Task<bool> serveApi(const http::ApiMount& mount) {
+    http::ApiRequest request;
+    request.method = method_;
+    const auto query_at = head_.target.find('?');
+    request.path = std::string(head_.target.substr(0, query_at));
+    if (query_at != std::string_view::npos) {
+      request.query = std::string(head_.target.substr(query_at + 1));
+    }
+    for (const auto& field : head_.fields) {
+      if (field.name.size() == 13 && equalsIgnoreCase(field.name, "authorization")) {
+        request.authorization = std::string(field.value);
+      } else if (field.name.size() == 12 && equalsIgnoreCase(field.name, "content-type")) {
+        request.content_type = std::string(field.value);
+      }
+    }
+    request.client_address = client_address_;
+    request.request_id = request_id_;
+    if (head_.framing == http::BodyFraming::kContentLength &&
+        head_.content_length > mount.max_body_bytes) {
+      co_return co_await respondError(413, "invalid_request", "request body too large");
+    }
+    if (body_pending_) {
+      const auto read = co_await readWholeBody(request.body, head_.framing, head_.content_length,
+                                               mount.max_body_bytes);
+      if (read == BodyRead::kClientGone) co_return false;
+      if (read == BodyRead::kAnswered) co_return false;
+    }
+    const auto response = co_await callApi(*mount.handler, std::move(request));
+    std::string extra;
+    for (const auto& [name, value] : response.headers) {
+      const bool unsafe = name.empty() || name.find_first_of(" :\r\n") != std::string::npos ||
+                          value.find_first_of("\r\n") != std::string::npos;
+      if (unsafe) continue;
+      extra += name;
+      extra += ": ";
+      extra += value;
+      extra += "\r\n";
+    }
+    co_return co_await respond(response.status, response.content_type, response.body, extra);
+  }
+
+  // Runs the handler and resumes on this worker's thread whichever thread it answers from.
+  Task<http::ApiResponse> callApi(http::ApiHandler& handler, http::ApiRequest request) {
+    using Token = asio::use_awaitable_t<Executor>;
+    Token token;
+    auto executor = worker_.executor();
+    co_return co_await asio::async_initiate<Token, void(http::ApiResponse)>(
+        [&handler, executor](auto completion, http::ApiRequest moved) {
+          auto shared = std::make_shared<decltype(completion)>(std::move(completion));
+          handler.handle(std::move(moved), [shared, executor](http::ApiResponse response) {
+            asio::post(executor, [shared, response = std::move(response)]() mutable {
+              (*shared)(std::move(response));
+            });
+          });
+        },
+        token, std::move(request));
+  }
+
+  enum class BodyRead { kOk, kClientGone, kAnswered };
+
+  // Reads a whole (small) request body into `out`, refusing more than `limit` bytes with 413.
+  Task<BodyRead> readWholeBody(std::string& out, http::BodyFraming framing,
+                               std::uint64_t content_length, std::size_t limit) {
+    if (framing == http::BodyFraming::kContentLength) {
+      while (in_.size() < content_length) {
+        if (in_.writable() == 0) in_.reserve(kBodyBufferBytes);
+        auto [ec, n] = co_await stream_.async_read_some(
+            asio::buffer(in_.writePtr(), in_.writable()), kAwait);
+        if (ec || n == 0) co_return BodyRead::kClientGone;
+        in_.commit(n);
+      }
+      out.assign(in_.view().substr(0, static_cast<std::size_t>(content_length)));
+      in_.consume(static_cast<std::size_t>(content_length));
+      body_pending_ = false;
+      co_return BodyRead::kOk;
+    }
+    http::ChunkedDecoder decoder(limit);
+    for (;;) {
+      while (!in_.empty()) {
+        const auto step = decoder.decode(in_.view());
+        if (step.error != http::ParseError::kNone) {
+          co_await reject(step.error);
+          co_return BodyRead::kAnswered;
+        }
+        out.append(step.data);
+        in_.consume(step.consumed);
+        if (step.done) {
+          body_pending_ = false;
+          co_return BodyRead::kOk;
+        }
+        if (step.consumed == 0 && step.data.empty()) break;
+      }
+      if (in_.writable() == 0) in_.reserve(kBodyBufferBytes);
+      auto [ec, n] = co_await stream_.async_read_some(
+          asio::buffer(in_.writePtr(), in_.writable()), kAwait);
+      if (ec || n == 0) co_return BodyRead::kClientGone;
+      in_.commit(n);
+    }
   }
 
   // ---- the gateway's own endpoints -----------------------------------------------------------
@@ -528,7 +746,10 @@ class ClientSession {
     out_ += " HTTP/1.1\r\n";
     bool has_host = false;
     for (const auto& field : head_.fields) {
-      if (http::isHopByHop(field.name) || isReplacedRequestField(field.name)) continue;
+      if (http::isHopByHop(field.name) || isReplacedRequestField(field.name) ||
+          isGatewayField(field.name)) {
+        continue;
+      }
       if (!connection_values_.empty() && namedByConnection(connection_values_, field.name)) {
         continue;
       }
@@ -552,6 +773,19 @@ class ClientSession {
       }
     }
     out_ += peer_;
+    if (principal_) {
+      out_ += "\r\nX-Bulwark-Subject: ";
+      out_ += principal_->subject;
+      out_ += "\r\nX-Bulwark-Roles: ";
+      for (std::size_t i = 0; i < principal_->roles.size(); ++i) {
+        if (i > 0) out_ += ',';
+        out_ += principal_->roles[i];
+      }
+      if (!principal_->session_id.empty()) {
+        out_ += "\r\nX-Bulwark-Session: ";
+        out_ += principal_->session_id;
+      }
+    }
     out_ += shared_.tls ? "\r\nX-Forwarded-Proto: https\r\nX-Request-Id: "
                         : "\r\nX-Forwarded-Proto: http\r\nX-Request-Id: ";
     out_ += request_id_;
@@ -918,6 +1152,22 @@ class ClientSession {
     shared_.audit->record(std::move(event));
   }
 
+  void auditAccess(const Route& route, bool granted, std::string_view reason) {
+    audit::Event event;
+    event.type = granted ? audit::EventType::kAccessGranted : audit::EventType::kAccessDenied;
+    event.severity = granted ? audit::Severity::kInfo : audit::Severity::kMedium;
+    event.outcome = granted ? audit::Outcome::kSuccess : audit::Outcome::kDenied;
+    event.time = shared_.clock->systemTime();
+    event.actor = principal_ ? principal_->subject : std::string();
+    event.client_address = client_address_;
+    event.request_id = request_id_;
+    event.target = route.config.name;
+    event.details = {{"method", method_},
+                     {"path", std::string(head_.target.substr(0, head_.target.find('?')))}};
+    if (!reason.empty()) event.details.emplace_back("reason", std::string(reason));
+    shared_.audit->record(std::move(event));
+  }
+
   void auditRateLimited(const Route& route) {
     audit::Event event;
     event.type = audit::EventType::kApiRateLimit;
@@ -961,6 +1211,7 @@ class ClientSession {
   bool body_pending_ = false;
   bool client_failed_ = false;
   bool peer_trusted_ = false;
+  std::optional<auth::Principal> principal_;  // set on protected routes once authorized
   bool skip_parse_ = false;         // no new line end since the last incomplete parse
   bool head_has_line_end_ = false;  // the head being read has completed its request line
 };

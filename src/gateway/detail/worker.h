@@ -14,6 +14,8 @@
 #include <boost/asio/ssl/context.hpp>
 
 #include "audit/event.h"
+#include "auth/authenticator.h"
+#include "http/api.h"
 #include "core/config.h"
 #include "gateway/detail/io.h"
 #include "gateway/metrics.h"
@@ -34,6 +36,8 @@ struct Shared {
   http::HeadLimits response_limits;
   audit::SinkPtr audit;
   store::RateLimitStorePtr rate_limits;
+  auth::AuthenticatorPtr authenticator;
+  std::vector<http::ApiMount> api_mounts;
   const core::Clock* clock = nullptr;
   std::unique_ptr<asio::ssl::context> tls;  // set when the listener speaks TLS
   std::vector<std::vector<asio::ip::tcp::endpoint>> upstream_endpoints;  // per upstream
