@@ -3,6 +3,7 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include "audit/error.h"
 #include "core/json.h"
 #include "core/log.h"
 
@@ -31,8 +32,36 @@ std::string_view eventTypeName(EventType type) {
     case EventType::kSystemStop: return "SYSTEM_STOP";
     case EventType::kAuditVerify: return "AUDIT_VERIFY";
     case EventType::kConfigChange: return "CONFIG_CHANGE";
+    case EventType::kAuditCheckpoint: return "AUDIT_CHECKPOINT";
+    case EventType::kAuditOverflow: return "AUDIT_OVERFLOW";
+    case EventType::kAuditRecovery: return "AUDIT_RECOVERY";
+    case EventType::kAuditKeyRotate: return "AUDIT_KEY_ROTATE";
   }
   return "UNKNOWN";
+}
+
+std::optional<EventType> parseEventType(std::string_view name) {
+  for (std::size_t i = 0; i < kEventTypeCount; ++i) {
+    const auto type = static_cast<EventType>(i);
+    if (eventTypeName(type) == name) return type;
+  }
+  return std::nullopt;
+}
+
+std::optional<Severity> parseSeverity(std::string_view name) {
+  for (auto severity : {Severity::kInfo, Severity::kLow, Severity::kMedium, Severity::kHigh,
+                        Severity::kCritical}) {
+    if (severityName(severity) == name) return severity;
+  }
+  return std::nullopt;
+}
+
+std::optional<Outcome> parseOutcome(std::string_view name) {
+  for (auto outcome : {Outcome::kSuccess, Outcome::kFailure, Outcome::kDenied, Outcome::kBlocked,
+                       Outcome::kError}) {
+    if (outcomeName(outcome) == name) return outcome;
+  }
+  return std::nullopt;
 }
 
 std::string_view severityName(Severity severity) {
@@ -61,7 +90,13 @@ void appendEventJson(std::string& out, const Event& event) {
   auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
       event.time.time_since_epoch());
   auto secs = std::chrono::floor<std::chrono::seconds>(event.time);
-  out += "{\"time\":\"";
+  out += '{';
+  if (!event.id.empty()) {
+    out += "\"id\":";
+    core::appendJsonString(out, event.id);
+    out += ',';
+  }
+  out += "\"time\":\"";
   fmt::format_to(std::back_inserter(out), "{:%Y-%m-%dT%H:%M:%S}.{:06d}Z", secs,
                  static_cast<int>(micros.count() % 1'000'000));
   out += "\",\"type\":\"";
@@ -88,6 +123,11 @@ void appendEventJson(std::string& out, const Event& event) {
     core::appendJsonString(out, value);
   }
   out += "}}";
+}
+
+void Sink::whenDurable(std::uint64_t seq, DurableCallback callback) {
+  callback(seq == kNotRecorded ? make_error_code(Errc::kNotRecorded)
+                               : boost::system::error_code());
 }
 
 namespace {

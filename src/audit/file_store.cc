@@ -1,0 +1,399 @@
+// Segment files. Crash-safety rests on three rules: a batch is one write() on an O_APPEND file
+// (cut back to its old size if it fails), durability is fdatasync() of the file, and a new
+// segment is created only after the old one is synced and its directory entry is synced, so
+// after a crash at most the last line of the last segment can be torn.
+
+#include "audit/file_store.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <mutex>
+
+#include "audit/detail/line_reader.h"
+#include "audit/record.h"
+
+namespace bulwark::audit {
+namespace {
+
+using detail::LineReader;
+using detail::SegmentFile;
+
+Result<void> syncDirectory(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return systemError(errno, "cannot open directory " + dir);
+  const int rc = ::fsync(fd);
+  const int error = errno;
+  ::close(fd);
+  if (rc != 0) return systemError(error, "cannot fsync directory " + dir);
+  return {};
+}
+
+Result<void> writeAll(int fd, std::string_view data, const std::string& path) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return systemError(errno, "cannot write " + path);
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return {};
+}
+
+std::uint64_t headerSeq(std::string_view line) {
+  RecordHeader header;
+  return parseRecordHeader(line, header) ? header.seq : 0;
+}
+
+// The tail of one segment file: its last parseable record line and what follows it.
+struct SegmentTail {
+  std::uint64_t first_seq = 0;  // first parseable record, 0 when none
+  std::uint64_t last_seq = 0;
+  std::string last_line;
+  std::uint64_t unparseable_after = 0;
+  std::uint64_t complete_bytes = 0;  // offset after the last '\n'
+  std::uint64_t fragment_bytes = 0;  // bytes after it
+};
+
+Result<SegmentTail> scanSegment(const std::string& path) {
+  SegmentTail tail;
+  LineReader reader;
+  if (auto opened = reader.open(path); !opened) return opened.error();
+  for (;;) {
+    auto line = reader.next();
+    if (!line) return line.error();
+    if (!*line) break;
+    const std::uint64_t seq = headerSeq(**line);
+    if (seq == 0) {
+      ++tail.unparseable_after;
+      continue;
+    }
+    if (tail.first_seq == 0) tail.first_seq = seq;
+    tail.last_seq = seq;
+    tail.last_line.assign(**line);
+    tail.unparseable_after = 0;
+  }
+  tail.complete_bytes = reader.offset();
+  tail.fragment_bytes = reader.fragment().size();
+  return tail;
+}
+
+class FileCursor final : public Cursor {
+ public:
+  FileCursor(std::string directory, std::uint64_t from)
+      : directory_(std::move(directory)), from_(from) {}
+
+  Result<std::optional<StoredRecord>> next() override {
+    for (;;) {
+      if (!reader_.isOpen()) {
+        auto listed = detail::listSegments(directory_);
+        if (!listed) return listed.error();
+        segments_ = std::move(*listed);
+        if (segments_.empty()) return std::optional<StoredRecord>();
+        // The last segment starting at or before from_ holds it (or the first segment).
+        index_ = 0;
+        for (std::size_t i = 0; i < segments_.size(); ++i) {
+          if (segments_[i].first_seq <= from_) index_ = i;
+        }
+        if (auto opened = reader_.open(segments_[index_].path); !opened) return opened.error();
+      }
+      auto line = reader_.next();
+      if (!line) return line.error();
+      if (*line) {
+        const std::uint64_t seq = headerSeq(**line);
+        if (seq != 0 && seq < from_) continue;
+        return std::optional<StoredRecord>(
+            StoredRecord{seq, **line, reader_.path(), reader_.lineNumber()});
+      }
+      // End of this segment. A later segment means this one is final: read it to its end once
+      // more (the writer may have appended between our read and its rotation), then move on.
+      auto listed = detail::listSegments(directory_);
+      if (!listed) return listed.error();
+      segments_ = std::move(*listed);
+      std::size_t next_index = segments_.size();
+      for (std::size_t i = 0; i < segments_.size(); ++i) {
+        if (segments_[i].path == reader_.path()) next_index = i + 1;
+      }
+      if (next_index >= segments_.size()) return std::optional<StoredRecord>();
+      auto again = reader_.next();
+      if (!again) return again.error();
+      if (*again) {
+        const std::uint64_t seq = headerSeq(**again);
+        if (seq != 0 && seq < from_) continue;
+        return std::optional<StoredRecord>(
+            StoredRecord{seq, **again, reader_.path(), reader_.lineNumber()});
+      }
+      index_ = next_index;
+      if (auto opened = reader_.open(segments_[index_].path); !opened) return opened.error();
+    }
+  }
+
+ private:
+  std::string directory_;
+  std::uint64_t from_;
+  std::vector<SegmentFile> segments_;
+  std::size_t index_ = 0;
+  LineReader reader_;
+};
+
+class FileStore final : public Store {
+ public:
+  explicit FileStore(FileStoreConfig config) : config_(std::move(config)) {}
+  ~FileStore() override { close(); }
+
+  Result<TailInfo> open() override {
+    if (config_.segment_size == 0) {
+      return auditError(Errc::kBadConfig, "audit segment size must be positive");
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(config_.directory, ec);
+    if (ec) return systemError(ec.value(), "cannot create audit directory " + config_.directory);
+    ::chmod(config_.directory.c_str(), 0700);
+    if (auto locked = lock(); !locked) return locked.error();
+
+    auto listed = detail::listSegments(config_.directory);
+    if (!listed) return listed.error();
+    std::vector<SegmentFile> segments = std::move(*listed);
+    TailInfo info;
+    while (!segments.empty()) {
+      const SegmentFile& last = segments.back();
+      auto tail = scanSegment(last.path);
+      if (!tail) return tail.error();
+      if (tail->fragment_bytes > 0) {
+        auto torn = cutFragment(last.path, tail->complete_bytes, tail->fragment_bytes);
+        if (!torn) return torn.error();
+        // One torn fragment per open: the report names the latest.
+        info.torn = std::move(*torn);
+      }
+      if (tail->complete_bytes == 0) {
+        // Nothing but a fragment: the segment never held a record. Drop the empty file.
+        if (::unlink(last.path.c_str()) != 0) {
+          return systemError(errno, "cannot remove empty segment " + last.path);
+        }
+        if (auto synced = syncDirectory(config_.directory); !synced) return synced.error();
+        segments.pop_back();
+        continue;
+      }
+      info.check_from = tail->first_seq != 0 ? tail->first_seq : last.first_seq;
+      info.last_seq = tail->last_seq;
+      info.last_line = std::move(tail->last_line);
+      info.unparseable_tail_lines = tail->unparseable_after;
+      if (tail->last_seq == 0 && segments.size() > 1) {
+        // A segment of only unparseable lines: the chain continues from the previous one.
+        auto previous = scanSegment(segments[segments.size() - 2].path);
+        if (!previous) return previous.error();
+        info.last_seq = previous->last_seq;
+        info.last_line = std::move(previous->last_line);
+        info.unparseable_tail_lines += previous->unparseable_after;
+        info.check_from = previous->first_seq != 0 ? previous->first_seq : 1;
+      }
+      if (auto opened = openForAppend(last.path, tail->complete_bytes); !opened) {
+        return opened.error();
+      }
+      break;
+    }
+    return info;
+  }
+
+  Result<void> append(const Batch& batch) override {
+    if (batch.bytes.empty()) return {};
+    if (fd_ < 0 || size_ >= config_.segment_size) {
+      const std::uint64_t first = batch.records.empty() ? 0 : batch.records.front().seq;
+      if (auto rotated = rotate(first); !rotated) return rotated;
+    }
+    auto written = writeAll(fd_, batch.bytes, path_);
+    if (!written) {
+      // Leave nothing half-written behind: the batch will be retried or the writer fails.
+      if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
+        return systemError(errno, "cannot cut a failed write off " + path_);
+      }
+      return written;
+    }
+    size_ += batch.bytes.size();
+    dirty_ = true;
+    return {};
+  }
+
+  Result<void> sync() override {
+    if (fd_ < 0 || !dirty_) return {};
+    if (::fdatasync(fd_) != 0) return systemError(errno, "cannot fsync " + path_);
+    dirty_ = false;
+    return {};
+  }
+
+  void close() override {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
+    lock_fd_ = -1;
+  }
+
+  Result<CursorPtr> read(std::uint64_t from_seq) const override {
+    return CursorPtr(std::make_unique<FileCursor>(config_.directory, from_seq));
+  }
+
+  Result<std::uint64_t> lastSeq() const override {
+    auto listed = detail::listSegments(config_.directory);
+    if (!listed) return listed.error();
+    for (auto it = listed->rbegin(); it != listed->rend(); ++it) {
+      auto seq = lastSeqOf(it->path);
+      if (!seq) return seq.error();
+      if (*seq != 0) return *seq;
+    }
+    return std::uint64_t{0};
+  }
+
+  std::string describe() const override { return "files:" + config_.directory; }
+
+ private:
+  Result<void> lock() {
+    const std::string path = config_.directory + "/LOCK";
+    lock_fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock_fd_ < 0) return systemError(errno, "cannot open " + path);
+    if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+      const int error = errno;
+      char pid[32] = {};
+      const ssize_t n = ::pread(lock_fd_, pid, sizeof pid - 1, 0);
+      ::close(lock_fd_);
+      lock_fd_ = -1;
+      if (error == EWOULDBLOCK) {
+        std::string holder = n > 0 ? std::string(pid, static_cast<std::size_t>(n)) : "";
+        while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) {
+          holder.pop_back();
+        }
+        return auditError(Errc::kLocked,
+                          "audit trail " + config_.directory +
+                              " is being written by another process" +
+                              (holder.empty() ? "" : " (pid " + holder + ")"));
+      }
+      return systemError(error, "cannot lock " + path);
+    }
+    const std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(lock_fd_, 0) != 0 || ::pwrite(lock_fd_, pid.data(), pid.size(), 0) < 0) {
+      // The pid is a courtesy for the message above; the flock is what excludes.
+    }
+    return {};
+  }
+
+  Result<TornTail> cutFragment(const std::string& path, std::uint64_t offset,
+                               std::uint64_t length) {
+    TornTail torn{path, offset, length, path + ".torn-" + std::to_string(offset)};
+    const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) return systemError(errno, "cannot open " + path);
+    std::string fragment(length, '\0');
+    const ssize_t n = ::pread(fd, fragment.data(), length, static_cast<off_t>(offset));
+    if (n != static_cast<ssize_t>(length)) {
+      const int error = n < 0 ? errno : EIO;
+      ::close(fd);
+      return systemError(error, "cannot read the torn end of " + path);
+    }
+    const int out = ::open(torn.quarantine.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (out < 0) {
+      const int error = errno;
+      ::close(fd);
+      return systemError(error, "cannot create " + torn.quarantine);
+    }
+    auto written = writeAll(out, fragment, torn.quarantine);
+    const bool synced = written && ::fsync(out) == 0;
+    ::close(out);
+    if (!written || !synced) {
+      ::close(fd);
+      return systemError(written ? errno : EIO, "cannot save the torn end of " + path);
+    }
+    if (::ftruncate(fd, static_cast<off_t>(offset)) != 0 || ::fsync(fd) != 0) {
+      const int error = errno;
+      ::close(fd);
+      return systemError(error, "cannot cut the torn end of " + path);
+    }
+    ::close(fd);
+    if (auto dir = syncDirectory(config_.directory); !dir) return dir.error();
+    return torn;
+  }
+
+  Result<void> openForAppend(const std::string& path, std::uint64_t size) {
+    fd_ = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd_ < 0) return systemError(errno, "cannot open " + path + " for appending");
+    path_ = path;
+    size_ = size;
+    return {};
+  }
+
+  Result<void> rotate(std::uint64_t first_seq) {
+    if (fd_ >= 0) {
+      if (auto synced = sync(); !synced) return synced;
+      ::close(fd_);
+      fd_ = -1;
+    }
+    const std::string path = config_.directory + "/" + detail::segmentName(first_seq);
+    fd_ = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd_ < 0) return systemError(errno, "cannot create segment " + path);
+    path_ = path;
+    size_ = 0;
+    return syncDirectory(config_.directory);
+  }
+
+  static Result<std::uint64_t> lastSeqOf(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return systemError(errno, "cannot open " + path);
+    struct stat info {};
+    if (::fstat(fd, &info) != 0) {
+      const int error = errno;
+      ::close(fd);
+      return systemError(error, "cannot stat " + path);
+    }
+    // Read ever larger pieces of the end until one holds a complete, parseable line.
+    const auto size = static_cast<std::uint64_t>(info.st_size);
+    std::uint64_t window = 64 << 10;
+    std::string buffer;
+    for (;;) {
+      const std::uint64_t start = size > window ? size - window : 0;
+      buffer.resize(size - start);
+      const ssize_t n = ::pread(fd, buffer.data(), buffer.size(), static_cast<off_t>(start));
+      if (n < 0) {
+        const int error = errno;
+        ::close(fd);
+        return systemError(error, "cannot read " + path);
+      }
+      buffer.resize(static_cast<std::size_t>(n));
+      std::string_view text(buffer);
+      // Drop a trailing fragment, then walk complete lines backwards.
+      const auto last_newline = text.rfind('\n');
+      text = last_newline == std::string_view::npos ? std::string_view() : text.substr(0, last_newline);
+      while (!text.empty()) {
+        const auto previous = text.rfind('\n');
+        if (previous == std::string_view::npos && start > 0) break;  // line may be cut: widen
+        const std::string_view line =
+            previous == std::string_view::npos ? text : text.substr(previous + 1);
+        if (const std::uint64_t seq = headerSeq(line); seq != 0) {
+          ::close(fd);
+          return seq;
+        }
+        text = previous == std::string_view::npos ? std::string_view() : text.substr(0, previous);
+      }
+      if (start == 0) break;
+      window *= 4;
+    }
+    ::close(fd);
+    return std::uint64_t{0};
+  }
+
+  FileStoreConfig config_;
+  int lock_fd_ = -1;
+  int fd_ = -1;
+  std::string path_;
+  std::uint64_t size_ = 0;
+  bool dirty_ = false;
+};
+
+}  // namespace
+
+StorePtr makeFileStore(FileStoreConfig config) {
+  return std::make_shared<FileStore>(std::move(config));
+}
+
+}  // namespace bulwark::audit

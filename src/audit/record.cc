@@ -1,0 +1,580 @@
+// Record serialisation and parsing. The header parser is on the verifier's hot path: it only
+// compares fixed literals and scans short runs of digits, ids and hex, never the event body.
+
+#include "audit/record.h"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstring>
+
+#include "core/json.h"
+
+namespace bulwark::audit {
+namespace {
+
+constexpr std::string_view kSeqKey = "{\"seq\":";
+constexpr std::string_view kNodeKey = ",\"node\":\"";
+constexpr std::string_view kKidKey = "\",\"kid\":\"";
+constexpr std::string_view kEpochKey = "\",\"epoch\":";
+constexpr std::string_view kPrevKey = ",\"prev\":\"";
+constexpr std::string_view kTypeKey = "\",\"type\":\"";
+constexpr std::string_view kMacKey = ",\"mac\":\"";
+constexpr std::size_t kMaxTypeSize = 40;
+constexpr std::string_view kTruncated = "...[truncated]";
+
+bool isIdChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '_' || c == '-';
+}
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool isLowerHex64(std::string_view text) {
+  return text.size() == 64 && std::all_of(text.begin(), text.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+// Reads a canonical decimal (no sign, no leading zero unless "0") at `pos`.
+bool readNumber(std::string_view s, std::size_t& pos, std::uint64_t& out) {
+  const std::size_t start = pos;
+  while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') ++pos;
+  const std::size_t length = pos - start;
+  if (length == 0 || length > 20 || (length > 1 && s[start] == '0')) return false;
+  const auto [end, ec] = std::from_chars(s.data() + start, s.data() + pos, out);
+  return ec == std::errc() && end == s.data() + pos;
+}
+
+bool readLiteral(std::string_view s, std::size_t& pos, std::string_view literal) {
+  if (s.substr(pos, literal.size()) != literal) return false;
+  pos += literal.size();
+  return true;
+}
+
+// Reads an id ([A-Za-z0-9._-]{1,64}) up to the next '"'.
+bool readId(std::string_view s, std::size_t& pos, std::string_view& out) {
+  const std::size_t start = pos;
+  while (pos < s.size() && pos - start <= kMaxIdSize && isIdChar(s[pos])) ++pos;
+  const std::size_t length = pos - start;
+  if (length == 0 || length > kMaxIdSize) return false;
+  out = s.substr(start, length);
+  return true;
+}
+
+// Returns the length of the well-formed UTF-8 sequence at the start of `s`, 0 when none.
+std::size_t utf8Length(std::string_view s) {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+  const unsigned char lead = byte(0);
+  std::size_t length;
+  unsigned char min2 = 0x80, max2 = 0xbf;
+  if (lead >= 0xc2 && lead <= 0xdf) {
+    length = 2;
+  } else if (lead >= 0xe0 && lead <= 0xef) {
+    length = 3;
+    if (lead == 0xe0) min2 = 0xa0;
+    if (lead == 0xed) max2 = 0x9f;
+  } else if (lead >= 0xf0 && lead <= 0xf4) {
+    length = 4;
+    if (lead == 0xf0) min2 = 0x90;
+    if (lead == 0xf4) max2 = 0x8f;
+  } else {
+    return 0;
+  }
+  if (s.size() < length || byte(1) < min2 || byte(1) > max2) return 0;
+  for (std::size_t i = 2; i < length; ++i) {
+    if (byte(i) < 0x80 || byte(i) > 0xbf) return 0;
+  }
+  return length;
+}
+
+void appendUtf8(std::string& out, std::uint32_t cp) {
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xc0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+  } else if (cp < 0x10000) {
+    out.push_back(static_cast<char>(0xe0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+  } else {
+    out.push_back(static_cast<char>(0xf0 | (cp >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3f)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+  }
+}
+
+bool readHex4(std::string_view s, std::size_t pos, std::uint32_t& out) {
+  if (pos + 4 > s.size()) return false;
+  out = 0;
+  for (std::size_t i = 0; i < 4; ++i) {
+    const int v = hexValue(s[pos + i]);
+    if (v < 0) return false;
+    out = out << 4 | static_cast<std::uint32_t>(v);
+  }
+  return true;
+}
+
+// Reads a JSON string literal at `pos` (which must be '"') into `out` (decoded, valid UTF-8).
+bool readJsonString(std::string_view s, std::size_t& pos, std::string& out) {
+  if (pos >= s.size() || s[pos] != '"') return false;
+  ++pos;
+  out.clear();
+  while (pos < s.size()) {
+    const auto c = static_cast<unsigned char>(s[pos]);
+    if (c == '"') {
+      ++pos;
+      return true;
+    }
+    if (c < 0x20) return false;
+    if (c >= 0x80) {
+      const std::size_t length = utf8Length(s.substr(pos));
+      if (length == 0) return false;
+      out.append(s.substr(pos, length));
+      pos += length;
+      continue;
+    }
+    if (c != '\\') {
+      out.push_back(static_cast<char>(c));
+      ++pos;
+      continue;
+    }
+    if (pos + 1 >= s.size()) return false;
+    const char escape = s[pos + 1];
+    pos += 2;
+    switch (escape) {
+      case '"': out.push_back('"'); break;
+      case '\\': out.push_back('\\'); break;
+      case '/': out.push_back('/'); break;
+      case 'b': out.push_back('\b'); break;
+      case 'f': out.push_back('\f'); break;
+      case 'n': out.push_back('\n'); break;
+      case 'r': out.push_back('\r'); break;
+      case 't': out.push_back('\t'); break;
+      case 'u': {
+        std::uint32_t cp = 0;
+        if (!readHex4(s, pos, cp)) return false;
+        pos += 4;
+        if (cp >= 0xdc00 && cp <= 0xdfff) return false;  // lone low surrogate
+        if (cp >= 0xd800 && cp <= 0xdbff) {
+          std::uint32_t low = 0;
+          if (s.substr(pos, 2) != "\\u" || !readHex4(s, pos + 2, low) || low < 0xdc00 ||
+              low > 0xdfff) {
+            return false;
+          }
+          pos += 6;
+          cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
+        }
+        appendUtf8(out, cp);
+        break;
+      }
+      default: return false;
+    }
+  }
+  return false;
+}
+
+// Appends `value` as a JSON string, cut to `max` bytes (0: no limit) at a UTF-8 boundary.
+void appendField(std::string& out, std::string_view value, std::size_t max) {
+  if (max == 0 || value.size() <= max) {
+    core::appendJsonString(out, value);
+    return;
+  }
+  std::size_t cut = max > kTruncated.size() ? max - kTruncated.size() : 0;
+  while (cut > 0 && (static_cast<unsigned char>(value[cut]) & 0xc0) == 0x80) --cut;
+  std::string shortened(value.substr(0, cut));
+  shortened += kTruncated;
+  core::appendJsonString(out, shortened);
+}
+
+void appendNumber(std::string& out, std::uint64_t value) {
+  char buffer[24];
+  const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
+  out.append(buffer, end);
+}
+
+// Days since 1970-01-01 to civil date (Howard Hinnant's algorithm).
+void civilFromDays(std::int64_t z, int& year, unsigned& month, unsigned& day) {
+  z += 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const auto doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  day = doy - (153 * mp + 2) / 5 + 1;
+  month = mp < 10 ? mp + 3 : mp - 9;
+  year = static_cast<int>(y + (month <= 2));
+}
+
+std::int64_t daysFromCivil(int year, unsigned month, unsigned day) {
+  year -= month <= 2;
+  const std::int64_t era = (year >= 0 ? year : year - 399) / 400;
+  const auto yoe = static_cast<unsigned>(year - era * 400);
+  const unsigned doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+void appendDigits(std::string& out, unsigned value, int width) {
+  char buffer[8];
+  for (int i = width - 1; i >= 0; --i) {
+    buffer[i] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  }
+  out.append(buffer, static_cast<std::size_t>(width));
+}
+
+bool readDigits(std::string_view s, std::size_t pos, std::size_t count, unsigned& out) {
+  if (pos + count > s.size()) return false;
+  out = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    const char c = s[pos + i];
+    if (c < '0' || c > '9') return false;
+    out = out * 10 + static_cast<unsigned>(c - '0');
+  }
+  return true;
+}
+
+class Parser {
+ public:
+  Parser(std::string_view s, std::string* error) : s_(s), error_(error) {}
+
+  bool literal(std::string_view text) {
+    return readLiteral(s_, pos_, text) || fail("expected " + std::string(text));
+  }
+  bool number(std::uint64_t& out, const char* what) {
+    return readNumber(s_, pos_, out) || fail(std::string("bad ") + what);
+  }
+  bool id(std::string& out, const char* what) {
+    std::string_view view;
+    if (!readId(s_, pos_, view)) return fail(std::string("bad ") + what);
+    out.assign(view);
+    return true;
+  }
+  bool hex64(std::string& out, const char* what) {
+    const std::string_view view = s_.substr(pos_, 64);
+    if (!isLowerHex64(view)) return fail(std::string("bad ") + what);
+    out.assign(view);
+    pos_ += 64;
+    return true;
+  }
+  bool string(std::string& out, const char* what) {
+    return readJsonString(s_, pos_, out) || fail(std::string("bad string in ") + what);
+  }
+  bool typeName(std::string& out) {
+    const std::size_t start = pos_;
+    while (pos_ < s_.size() && pos_ - start <= kMaxTypeSize &&
+           ((s_[pos_] >= 'A' && s_[pos_] <= 'Z') || s_[pos_] == '_')) {
+      ++pos_;
+    }
+    if (pos_ == start || pos_ - start > kMaxTypeSize) return fail("bad type");
+    out.assign(s_.substr(start, pos_ - start));
+    return true;
+  }
+  bool peek(char c) const { return pos_ < s_.size() && s_[pos_] == c; }
+  void skip() { ++pos_; }
+  bool atEnd() const { return pos_ == s_.size(); }
+  bool fail(const std::string& what) {
+    if (error_ != nullptr) *error_ = what + " at byte " + std::to_string(pos_);
+    return false;
+  }
+
+ private:
+  std::string_view s_;
+  std::size_t pos_ = 0;
+  std::string* error_;
+};
+
+}  // namespace
+
+bool isValidId(std::string_view id) {
+  return !id.empty() && id.size() <= kMaxIdSize && std::all_of(id.begin(), id.end(), isIdChar);
+}
+
+bool parseRecordHeader(std::string_view line, RecordHeader& out) {
+  if (line.size() < kMacSuffixSize + kSeqKey.size()) return false;
+  std::size_t pos = 0;
+  if (!readLiteral(line, pos, kSeqKey) || !readNumber(line, pos, out.seq) || out.seq == 0 ||
+      !readLiteral(line, pos, kNodeKey) || !readId(line, pos, out.node) ||
+      !readLiteral(line, pos, kKidKey) || !readId(line, pos, out.kid) ||
+      !readLiteral(line, pos, kEpochKey) || !readNumber(line, pos, out.epoch) ||
+      !readLiteral(line, pos, kPrevKey)) {
+    return false;
+  }
+  out.prev_hex = line.substr(pos, 64);
+  if (!isLowerHex64(out.prev_hex)) return false;
+  pos += 64;
+  if (!readLiteral(line, pos, kTypeKey)) return false;
+  const std::size_t type_start = pos;
+  while (pos < line.size() && pos - type_start <= kMaxTypeSize &&
+         ((line[pos] >= 'A' && line[pos] <= 'Z') || line[pos] == '_')) {
+    ++pos;
+  }
+  if (pos == type_start || pos - type_start > kMaxTypeSize || pos >= line.size() ||
+      line[pos] != '"') {
+    return false;
+  }
+  out.type = line.substr(type_start, pos - type_start);
+  const std::size_t bytes_end = line.size() - kMacSuffixSize;
+  if (bytes_end <= pos) return false;
+  const std::string_view suffix = line.substr(bytes_end);
+  if (suffix.substr(0, kMacKey.size()) != kMacKey || suffix.substr(kMacKey.size() + 64) != "\"}") {
+    return false;
+  }
+  out.mac_hex = suffix.substr(kMacKey.size(), 64);
+  if (!isLowerHex64(out.mac_hex)) return false;
+  out.signed_bytes = line.substr(0, bytes_end);
+  return true;
+}
+
+crypto::Digest256 recordMac(crypto::HmacSha256& mac, const crypto::Digest256& prev,
+                            std::uint64_t seq, std::string_view bytes) {
+  std::array<std::uint8_t, 8> seq_bytes;
+  for (int i = 7; i >= 0; --i) {
+    seq_bytes[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(seq & 0xff);
+    seq >>= 8;
+  }
+  mac.update(prev);
+  mac.update(seq_bytes);
+  mac.update(bytes);
+  return mac.finish();
+}
+
+bool parseDigestHex(std::string_view hex, crypto::Digest256& out) {
+  if (hex.size() != 64) return false;
+  for (std::size_t i = 0; i < 32; ++i) {
+    const int high = hexValue(hex[2 * i]);
+    const int low = hexValue(hex[2 * i + 1]);
+    if ((high | low) < 0) return false;
+    out[i] = static_cast<std::uint8_t>(high << 4 | low);
+  }
+  return true;
+}
+
+void appendDigestHex(std::string& out, const crypto::Digest256& digest) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const std::size_t start = out.size();
+  out.resize(start + 64);
+  char* p = out.data() + start;
+  for (std::uint8_t byte : digest) {
+    *p++ = kHex[byte >> 4];
+    *p++ = kHex[byte & 0xf];
+  }
+}
+
+bool parseRecord(std::string_view line, Record& out, std::string* error) {
+  Parser p(line, error);
+  std::string severity, outcome, time;
+  Event& event = out.event;
+  event.details.clear();
+  if (!p.literal(kSeqKey) || !p.number(out.seq, "seq") || !p.literal(kNodeKey) ||
+      !p.id(out.node, "node") || !p.literal(kKidKey) || !p.id(out.kid, "kid") ||
+      !p.literal(kEpochKey) || !p.number(out.epoch, "epoch") || !p.literal(kPrevKey) ||
+      !p.hex64(out.prev, "prev") || !p.literal(kTypeKey) || !p.typeName(out.type_name) ||
+      !p.literal("\",\"id\":") || !p.string(event.id, "id") || !p.literal(",\"time\":") ||
+      !p.string(time, "time") || !p.literal(",\"severity\":") ||
+      !p.string(severity, "severity") || !p.literal(",\"outcome\":") ||
+      !p.string(outcome, "outcome") || !p.literal(",\"actor\":") ||
+      !p.string(event.actor, "actor") || !p.literal(",\"client\":") ||
+      !p.string(event.client_address, "client") || !p.literal(",\"request_id\":") ||
+      !p.string(event.request_id, "request_id") || !p.literal(",\"target\":") ||
+      !p.string(event.target, "target") || !p.literal(",\"details\":{")) {
+    return false;
+  }
+  if (out.seq == 0) return p.fail("seq 0");
+  if (!parseTimestamp(time, event.time)) return p.fail("bad time");
+  const auto parsed_severity = parseSeverity(severity);
+  const auto parsed_outcome = parseOutcome(outcome);
+  if (!parsed_severity) return p.fail("unknown severity");
+  if (!parsed_outcome) return p.fail("unknown outcome");
+  event.severity = *parsed_severity;
+  event.outcome = *parsed_outcome;
+  const auto type = parseEventType(out.type_name);
+  out.known_type = type.has_value();
+  event.type = type.value_or(EventType::kRequest);
+  if (!p.peek('}')) {
+    for (;;) {
+      std::string key, value;
+      if (!p.string(key, "details") || !p.literal(":") || !p.string(value, "details")) {
+        return false;
+      }
+      event.details.emplace_back(std::move(key), std::move(value));
+      if (!p.peek(',')) break;
+      p.skip();
+    }
+  }
+  if (!p.literal("}") || !p.literal(kMacKey) || !p.hex64(out.mac, "mac") || !p.literal("\"}")) {
+    return false;
+  }
+  if (!p.atEnd()) return p.fail("trailing bytes");
+  return true;
+}
+
+void appendSignedBytes(std::string& out, const RecordPrefix& prefix, const Event& event,
+                       std::string_view id, std::size_t max_field_bytes) {
+  out += kSeqKey;
+  appendNumber(out, prefix.seq);
+  out += kNodeKey;
+  out += prefix.node;
+  out += kKidKey;
+  out += prefix.kid;
+  out += kEpochKey;
+  appendNumber(out, prefix.epoch);
+  out += kPrevKey;
+  appendDigestHex(out, *prefix.prev);
+  out += kTypeKey;
+  out += eventTypeName(event.type);
+  out += "\",\"id\":";
+  appendField(out, id, max_field_bytes);
+  out += ",\"time\":\"";
+  appendTimestamp(out, event.time);
+  out += "\",\"severity\":\"";
+  out += severityName(event.severity);
+  out += "\",\"outcome\":\"";
+  out += outcomeName(event.outcome);
+  out += "\",\"actor\":";
+  appendField(out, event.actor, max_field_bytes);
+  out += ",\"client\":";
+  appendField(out, event.client_address, max_field_bytes);
+  out += ",\"request_id\":";
+  appendField(out, event.request_id, max_field_bytes);
+  out += ",\"target\":";
+  appendField(out, event.target, max_field_bytes);
+  out += ",\"details\":{";
+  bool first = true;
+  for (const auto& [key, value] : event.details) {
+    if (!first) out += ',';
+    first = false;
+    appendField(out, key, max_field_bytes);
+    out += ':';
+    appendField(out, value, max_field_bytes);
+  }
+  out += '}';
+}
+
+void appendMacSuffix(std::string& out, const crypto::Digest256& mac) {
+  out += kMacKey;
+  appendDigestHex(out, mac);
+  out += "\"}";
+}
+
+std::string serializeRecord(const Record& record) {
+  // Written field by field (not through appendSignedBytes) so an unknown type name, a producer
+  // id and the stored hex survive unchanged.
+  std::string out;
+  out += kSeqKey;
+  appendNumber(out, record.seq);
+  out += kNodeKey;
+  out += record.node;
+  out += kKidKey;
+  out += record.kid;
+  out += kEpochKey;
+  appendNumber(out, record.epoch);
+  out += kPrevKey;
+  out += record.prev;
+  out += kTypeKey;
+  out += record.type_name;
+  out += "\",\"id\":";
+  core::appendJsonString(out, record.event.id);
+  out += ",\"time\":\"";
+  appendTimestamp(out, record.event.time);
+  out += "\",\"severity\":\"";
+  out += severityName(record.event.severity);
+  out += "\",\"outcome\":\"";
+  out += outcomeName(record.event.outcome);
+  out += "\",\"actor\":";
+  core::appendJsonString(out, record.event.actor);
+  out += ",\"client\":";
+  core::appendJsonString(out, record.event.client_address);
+  out += ",\"request_id\":";
+  core::appendJsonString(out, record.event.request_id);
+  out += ",\"target\":";
+  core::appendJsonString(out, record.event.target);
+  out += ",\"details\":{";
+  bool first = true;
+  for (const auto& [key, value] : record.event.details) {
+    if (!first) out += ',';
+    first = false;
+    core::appendJsonString(out, key);
+    out += ':';
+    core::appendJsonString(out, value);
+  }
+  out += '}';
+  out += kMacKey;
+  out += record.mac;
+  out += "\"}";
+  return out;
+}
+
+void appendTimestamp(std::string& out, core::SystemTime time) {
+  using namespace std::chrono;
+  constexpr std::int64_t kMaxMicros = 253402300799999999;  // 9999-12-31T23:59:59.999999Z
+  std::int64_t micros = duration_cast<microseconds>(time.time_since_epoch()).count();
+  micros = std::clamp<std::int64_t>(micros, 0, kMaxMicros);
+  const std::int64_t seconds = micros / 1'000'000;
+  const auto fraction = static_cast<unsigned>(micros % 1'000'000);
+  const std::int64_t days = seconds / 86400;
+  const auto second_of_day = static_cast<unsigned>(seconds % 86400);
+  int year = 0;
+  unsigned month = 0, day = 0;
+  civilFromDays(days, year, month, day);
+  appendDigits(out, static_cast<unsigned>(year), 4);
+  out += '-';
+  appendDigits(out, month, 2);
+  out += '-';
+  appendDigits(out, day, 2);
+  out += 'T';
+  appendDigits(out, second_of_day / 3600, 2);
+  out += ':';
+  appendDigits(out, second_of_day / 60 % 60, 2);
+  out += ':';
+  appendDigits(out, second_of_day % 60, 2);
+  out += '.';
+  appendDigits(out, fraction, 6);
+  out += 'Z';
+}
+
+bool parseTimestamp(std::string_view text, core::SystemTime& out) {
+  unsigned year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
+  if (text.size() < 20 || !readDigits(text, 0, 4, year) || text[4] != '-' ||
+      !readDigits(text, 5, 2, month) || text[7] != '-' || !readDigits(text, 8, 2, day) ||
+      text[10] != 'T' || !readDigits(text, 11, 2, hour) || text[13] != ':' ||
+      !readDigits(text, 14, 2, minute) || text[16] != ':' || !readDigits(text, 17, 2, second)) {
+    return false;
+  }
+  static constexpr unsigned kDaysIn[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  if (year < 1970 || month < 1 || month > 12 || day < 1 || day > kDaysIn[month - 1] ||
+      (month == 2 && day == 29 && !leap) || hour > 23 || minute > 59 || second > 59) {
+    return false;
+  }
+  std::size_t pos = 19;
+  std::int64_t micros = 0;
+  if (text[pos] == '.') {
+    ++pos;
+    std::size_t digits = 0;
+    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
+      if (digits < 6) micros = micros * 10 + (text[pos] - '0');
+      ++digits;
+      ++pos;
+    }
+    if (digits == 0 || digits > 9) return false;
+    for (std::size_t i = digits; i < 6; ++i) micros *= 10;
+  }
+  if (pos + 1 != text.size() || text[pos] != 'Z') return false;
+  const std::int64_t days = daysFromCivil(static_cast<int>(year), month, day);
+  const std::int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second;
+  out = core::SystemTime(std::chrono::duration_cast<core::SystemTime::duration>(
+      std::chrono::microseconds(seconds * 1'000'000 + micros)));
+  return true;
+}
+
+}  // namespace bulwark::audit
