@@ -282,6 +282,8 @@ std::optional<Problem> validateNotEmpty(std::string_view value) {
 std::vector<Entry> entries() {
   using std::chrono::hours;
   using std::chrono::milliseconds;
+  using std::chrono::minutes;
+  using std::chrono::seconds;
   using S = Settings;
   return {
       {"mode", "Run mode: development or production (production refuses insecure settings)",
@@ -333,6 +335,32 @@ std::vector<Entry> entries() {
       {"shutdown_timeout", "Time in-flight requests get to finish on SIGTERM",
        duration(&S::shutdown_timeout, milliseconds(1), hours(24))},
       {"trusted_proxies", "Comma-separated CIDRs whose X-Forwarded-For is believed", cidrList()},
+      {"sign_up", "Open sign-up (POST /auth/register): auto = on in development, off in production",
+       choice(&S::sign_up, {{"auto", SignUp::kAuto}, {"on", SignUp::kOpen}, {"off", SignUp::kClosed}})},
+      {"access_token_ttl", "Lifetime of access tokens (JWT exp - iat)",
+       duration(&S::access_token_ttl, minutes(1), hours(24))},
+      {"refresh_token_ttl", "Lifetime of each refresh token (renewed at every rotation)",
+       duration(&S::refresh_token_ttl, minutes(1), hours(24 * 90))},
+      {"session_lifetime", "Absolute lifetime of a session, however often it is refreshed",
+       duration(&S::session_lifetime, minutes(1), hours(24 * 365))},
+      {"refresh_reuse_leeway",
+       "Time in which a retry with the previous refresh token gets the same successor (0 = off)",
+       duration(&S::refresh_reuse_leeway, milliseconds(0), seconds(60))},
+      {"lockout_account_threshold", "Failed logins of one account before it is locked out",
+       count(&S::lockout_account_threshold, 1, 1'000)},
+      {"lockout_address_threshold", "Failed logins from one client address before it is locked out",
+       count(&S::lockout_address_threshold, 1, 100'000)},
+      {"lockout_base_delay", "First lockout; each further failure doubles it",
+       duration(&S::lockout_base_delay, seconds(1), hours(1))},
+      {"lockout_max_delay", "Longest lockout", duration(&S::lockout_max_delay, seconds(1), hours(24))},
+      {"argon2_memory", "argon2id memory per password hash (OWASP: 19MiB with 2 iterations)",
+       size(&S::argon2_memory, 8 * kKiB, 4 * kGiB)},
+      {"argon2_iterations", "argon2id iterations (passes over the memory)",
+       count(&S::argon2_iterations, 1, 100)},
+      {"auth_workers", "Threads for password hashing and auth storage; 0 = one per CPU core",
+       count(&S::auth_workers, 0, 256)},
+      {"auth_queue", "Auth jobs that may wait for those threads before requests get 503",
+       count(&S::auth_queue, 1, 1'000'000)},
       {"database_url", "PostgreSQL URL or key=value string; empty = embedded SQLite",
        connectionUrl(&S::database_url, {"postgres", "postgresql"}, true,
                      "postgresql://user:password@host:5432/db?sslmode=verify-full"),
@@ -860,6 +888,10 @@ class Loader {
     } else if (has_cert) {
       checkReadable("tls_cert_file", settings_.tls_cert_file);
       checkReadable("tls_key_file", settings_.tls_key_file);
+    }
+    if (settings_.lockout_max_delay < settings_.lockout_base_delay) {
+      report(names_("lockout_max_delay"), "is shorter than " + names_("lockout_base_delay"),
+             "make lockout_max_delay at least lockout_base_delay");
     }
     if (settings_.max_header_bytes < settings_.max_request_line) {
       report(names_("max_header_bytes"),

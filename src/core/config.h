@@ -18,6 +18,8 @@ namespace bulwark::core {
 enum class Mode : std::uint8_t { kDevelopment, kProduction };
 enum class AuthMode : std::uint8_t { kOff, kRequired };
 enum class DetectMode : std::uint8_t { kOff, kDetect, kBlock };
+// Open sign-up (POST /auth/register): kAuto is open in development, closed in production.
+enum class SignUp : std::uint8_t { kAuto, kOpen, kClosed };
 
 // "100/s", "6000/m", "10000/h": a sustained rate; burst defaults to one second's worth (at least 1).
 struct RateLimit {
@@ -81,6 +83,21 @@ struct Settings {
 
   std::vector<Cidr> trusted_proxies;       // X-Forwarded-For honoured only from these peers
   std::vector<std::string> trusted_proxies_text;
+
+  // F2 auth: accounts, sessions, brute-force lockout (src/auth).
+  SignUp sign_up = SignUp::kAuto;
+  std::chrono::milliseconds access_token_ttl{15 * 60'000};
+  std::chrono::milliseconds refresh_token_ttl{7LL * 24 * 3'600'000};
+  std::chrono::milliseconds session_lifetime{30LL * 24 * 3'600'000};  // absolute
+  std::chrono::milliseconds refresh_reuse_leeway{0};  // 0 .. 60 s
+  std::uint32_t lockout_account_threshold = 5;
+  std::uint32_t lockout_address_threshold = 20;
+  std::chrono::milliseconds lockout_base_delay{30'000};
+  std::chrono::milliseconds lockout_max_delay{15 * 60'000};
+  std::uint64_t argon2_memory = 19 * 1024 * 1024;  // OWASP: 19 MiB with t = 2
+  std::uint32_t argon2_iterations = 2;
+  unsigned auth_workers = 0;      // password hashing threads; 0 = one per core
+  std::size_t auth_queue = 256;   // jobs waiting for them before 503
 
   // Production backends (given behaviour by later issues; validated here).
   std::string database_url;  // secret

@@ -157,6 +157,42 @@ void trustEveryone(const Settings& settings, const SettingNames& names,
                       "list only the addresses of your load balancers"});
 }
 
+void openSignUp(const Settings& settings, const SettingNames& names,
+                std::vector<Problem>& problems) {
+  if (settings.sign_up != SignUp::kOpen) {
+    return;
+  }
+  problems.push_back({names("sign_up"),
+                      "production mode refuses open sign-up: anyone who can reach the gateway "
+                      "could create an account and obtain tokens",
+                      "set it to auto or off, and create accounts with `bulwark users add`"});
+}
+
+// The OWASP Password Storage Cheat Sheet lists equally strong argon2id configurations (p = 1);
+// a setting must reach at least one of them.
+void weakArgon2(const Settings& settings, const SettingNames& names,
+                std::vector<Problem>& problems) {
+  struct Minimum {
+    std::uint64_t memory_kib;
+    std::uint32_t iterations;
+  };
+  static constexpr Minimum kOwasp[] = {
+      {47'104, 1}, {19'456, 2}, {12'288, 3}, {9'216, 4}, {7'168, 5}};
+  const std::uint64_t memory_kib = settings.argon2_memory / 1024;
+  for (const auto& minimum : kOwasp) {
+    if (memory_kib >= minimum.memory_kib && settings.argon2_iterations >= minimum.iterations) {
+      return;
+    }
+  }
+  problems.push_back(
+      {names("argon2_memory"),
+       "production mode refuses argon2id parameters below the OWASP minimum: " +
+           formatSize(settings.argon2_memory) + " with " +
+           std::to_string(settings.argon2_iterations) + " iteration(s) (" +
+           names("argon2_iterations") + ") makes stolen password hashes cheap to crack",
+       "use 19MiB with 2 iterations (the default), or 46MiB/1, 12MiB/3, 9MiB/4, 7MiB/5"});
+}
+
 }  // namespace
 
 void SettingNames::record(std::string_view key, Origin origin) {
@@ -197,6 +233,10 @@ const std::vector<ProductionRule>& productionRules() {
        redisPassword},
       {"BULWARK_LOG_LEVEL is not debug (debug output may contain request details)", debugLogging},
       {"BULWARK_TRUSTED_PROXIES does not trust every address (0.0.0.0/0, ::/0)", trustEveryone},
+      {"BULWARK_SIGN_UP is not on (auto means off in production)", openSignUp},
+      {"BULWARK_ARGON2_MEMORY and BULWARK_ARGON2_ITERATIONS reach an OWASP argon2id "
+       "configuration (19MiB/2 iterations, 46MiB/1, 12MiB/3, 9MiB/4 or 7MiB/5)",
+       weakArgon2},
   };
   return rules;
 }

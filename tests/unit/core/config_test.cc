@@ -106,6 +106,19 @@ TEST(SettingsTable, CoversEverySetting) {
                                                   "upstream_idle_timeout",
                                                   "shutdown_timeout",
                                                   "trusted_proxies",
+                                                  "sign_up",
+                                                  "access_token_ttl",
+                                                  "refresh_token_ttl",
+                                                  "session_lifetime",
+                                                  "refresh_reuse_leeway",
+                                                  "lockout_account_threshold",
+                                                  "lockout_address_threshold",
+                                                  "lockout_base_delay",
+                                                  "lockout_max_delay",
+                                                  "argon2_memory",
+                                                  "argon2_iterations",
+                                                  "auth_workers",
+                                                  "auth_queue",
                                                   "database_url",
                                                   "redis_url"};
   std::vector<std::string_view> actual;
@@ -786,6 +799,32 @@ TEST_F(Production, RefusesDebugLoggingAndTrustingEveryone) {
   onlyProblem("--trusted-proxies");
 }
 
+TEST_F(Production, RefusesOpenSignUp) {
+  sources_.env["BULWARK_SIGN_UP"] = "on";
+  const Problem problem = onlyProblem("BULWARK_SIGN_UP");
+  EXPECT_NE(problem.message.find("open sign-up"), std::string::npos);
+  sources_.env["BULWARK_SIGN_UP"] = "auto";  // means off in production
+  EXPECT_TRUE(loadSettings(sources_).problems.empty());
+}
+
+TEST_F(Production, RefusesArgon2BelowOwasp) {
+  sources_.env["BULWARK_ARGON2_MEMORY"] = "8MiB";
+  const Problem problem = onlyProblem("BULWARK_ARGON2_MEMORY");
+  EXPECT_NE(problem.message.find("OWASP"), std::string::npos);
+  EXPECT_NE(problem.message.find("8MiB"), std::string::npos);
+  sources_.env["BULWARK_ARGON2_MEMORY"] = "19MiB";
+  sources_.env["BULWARK_ARGON2_ITERATIONS"] = "1";
+  onlyProblem("BULWARK_ARGON2_MEMORY");
+  // Every OWASP configuration is accepted.
+  for (const auto& [memory, iterations] :
+       std::vector<std::pair<const char*, const char*>>{
+           {"46MiB", "1"}, {"19MiB", "2"}, {"12MiB", "3"}, {"9MiB", "4"}, {"7MiB", "5"}}) {
+    sources_.env["BULWARK_ARGON2_MEMORY"] = memory;
+    sources_.env["BULWARK_ARGON2_ITERATIONS"] = iterations;
+    EXPECT_TRUE(loadSettings(sources_).problems.empty()) << memory << "/" << iterations;
+  }
+}
+
 TEST_F(Production, ReportsEveryRefusalAtOnce) {
   sources_.env = {{"BULWARK_MODE", "production"},
                   {"BULWARK_LISTEN", "0.0.0.0:80"},
@@ -794,6 +833,37 @@ TEST_F(Production, ReportsEveryRefusalAtOnce) {
                   {"BULWARK_LOG_LEVEL", "debug"}};
   const auto result = loadSettings(sources_);
   EXPECT_EQ(result.problems.size(), 6u) << describe(result.problems);
+}
+
+TEST(AuthSettings, DefaultsFollowTheSpec) {
+  const Settings defaults;
+  EXPECT_EQ(defaults.sign_up, SignUp::kAuto);
+  EXPECT_EQ(defaults.access_token_ttl, std::chrono::minutes(15));
+  EXPECT_EQ(defaults.refresh_token_ttl, std::chrono::hours(24 * 7));
+  EXPECT_EQ(defaults.refresh_reuse_leeway, milliseconds(0));
+  EXPECT_EQ(defaults.argon2_memory, 19u * 1024 * 1024);
+  EXPECT_EQ(defaults.argon2_iterations, 2u);
+}
+
+TEST(AuthSettings, ParsesAndBoundsValues) {
+  SettingSources sources;
+  sources.env = {{"BULWARK_SIGN_UP", "off"},
+                 {"BULWARK_REFRESH_REUSE_LEEWAY", "10s"},
+                 {"BULWARK_ARGON2_MEMORY", "64MiB"},
+                 {"BULWARK_LOCKOUT_ACCOUNT_THRESHOLD", "3"}};
+  auto result = loadSettings(sources);
+  ASSERT_TRUE(result.problems.empty()) << describe(result.problems);
+  EXPECT_EQ(result.settings.sign_up, SignUp::kClosed);
+  EXPECT_EQ(result.settings.refresh_reuse_leeway, milliseconds(10'000));
+  EXPECT_EQ(result.settings.argon2_memory, 64u * 1024 * 1024);
+  EXPECT_EQ(result.settings.lockout_account_threshold, 3u);
+
+  sources.env = {{"BULWARK_REFRESH_REUSE_LEEWAY", "61s"}};
+  EXPECT_NE(find(loadSettings(sources).problems, "BULWARK_REFRESH_REUSE_LEEWAY"), nullptr);
+  sources.env = {{"BULWARK_SIGN_UP", "yes"}};
+  EXPECT_NE(find(loadSettings(sources).problems, "BULWARK_SIGN_UP"), nullptr);
+  sources.env = {{"BULWARK_LOCKOUT_BASE_DELAY", "10m"}, {"BULWARK_LOCKOUT_MAX_DELAY", "5m"}};
+  EXPECT_NE(find(loadSettings(sources).problems, "BULWARK_LOCKOUT_MAX_DELAY"), nullptr);
 }
 
 TEST(Development, AllowsWhatProductionRefuses) {
