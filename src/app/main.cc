@@ -6,6 +6,7 @@
 
 #include "app/config_command.h"
 #include "app/serve_command.h"
+#include "app/token_command.h"
 
 int main(int argc, char** argv) {
   using namespace bulwark;
@@ -27,11 +28,38 @@ int main(int argc, char** argv) {
   addCommonOptions(check);
   auto* templ = config->add_subcommand("template", "print .env.security.template");
 
+  auto* token = cli.add_subcommand("token", "check access tokens");
+  token->require_subcommand(1);
+  app::TokenVerifyOptions verify_options;
+  auto* verify = token->add_subcommand(
+      "verify", "verify the token on stdin: print its claims (exit 0) or the reason (exit 1)");
+  verify->add_option("--jwks", verify_options.jwks_file, "JWK Set file of the issuer")->required();
+  verify->add_option("--issuer", verify_options.issuer, "required iss (default: any)");
+  verify->add_option("--audience", verify_options.audiences, "accepted aud (default: any)");
+  verify->add_option("--typ", verify_options.typ, "typ policy: at+jwt (default), jwt, optional");
+  verify->add_flag("--signature-only", verify_options.signature_only,
+                   "check the JWS layer alone (any payload)");
+
+  auto* keys = cli.add_subcommand("keys", "manage the token signing keys");
+  keys->require_subcommand(1);
+  keys->fallthrough();  // --data-dir before or after rotate/list/jwks
+  app::KeysOptions keys_options;
+  keys_options.data_dir = app::defaultDataDir();
+  keys->add_option("--data-dir", keys_options.data_dir, "data directory (BULWARK_DATA_DIR)");
+  auto* rotate = keys->add_subcommand("rotate", "create a new signing key, retire the old one");
+  rotate->add_option("--algorithm", keys_options.algorithm, "EdDSA (default), ES256 or HS256");
+  auto* list = keys->add_subcommand("list", "list keys: kid alg status created retired until");
+  auto* jwks = keys->add_subcommand("jwks", "print the published JWK Set");
+
   CLI11_PARSE(cli, argc, argv);
   sources.env = core::environmentSettings();
 
   if (serve->parsed()) return app::runServe(sources);
   if (check->parsed()) return app::runConfigCheck(sources, std::cout, std::cerr);
   if (templ->parsed()) return app::runConfigTemplate(std::cout);
+  if (verify->parsed()) return app::runTokenVerify(verify_options, std::cin, std::cout, std::cerr);
+  if (rotate->parsed()) return app::runKeysRotate(keys_options, std::cout, std::cerr);
+  if (list->parsed()) return app::runKeysList(keys_options, std::cout, std::cerr);
+  if (jwks->parsed()) return app::runKeysJwks(keys_options, std::cout, std::cerr);
   return 2;
 }

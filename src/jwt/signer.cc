@@ -44,19 +44,27 @@ class TokenSignerImpl final : public TokenSigner {
     }
     IssuedToken issued;
     issued.kid = key->kid;
-    issued.jti = crypto::randomToken(random_, kJtiBytes);
-    const std::int64_t now = toNumericDate(clock_.systemTime());
-    issued.issued_at = fromNumericDate(now);
-    issued.expires_at = issued.issued_at + config_.ttl;
-    const std::string now_text = std::to_string(now);
+    issued.jti = request.token_id.empty() ? crypto::randomToken(random_, kJtiBytes)
+                                          : request.token_id;
+    const core::SystemTime now = fromNumericDate(toNumericDate(clock_.systemTime()));
+    issued.issued_at = request.issued_at
+                           ? fromNumericDate(toNumericDate(*request.issued_at))
+                           : now;
+    issued.expires_at = request.expires_at
+                            ? fromNumericDate(toNumericDate(*request.expires_at))
+                            : issued.issued_at + config_.ttl;
+    if (issued.expires_at <= issued.issued_at || issued.expires_at > now + config_.ttl) {
+      return SignError::kInvalidRequest;
+    }
+    const std::string iat_text = std::to_string(toNumericDate(issued.issued_at));
 
     std::string payload = "{";
     payload += fixed_claims_;
     payload += ",\"sub\":";
     core::appendJsonString(payload, request.subject);
     payload += ",\"exp\":" + std::to_string(toNumericDate(issued.expires_at));
-    payload += ",\"nbf\":" + now_text;
-    payload += ",\"iat\":" + now_text;
+    payload += ",\"nbf\":" + iat_text;
+    payload += ",\"iat\":" + iat_text;
     payload += ",\"jti\":";
     core::appendJsonString(payload, issued.jti);
     payload += ",\"sid\":";

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,6 +28,13 @@ struct AccessTokenRequest {
   std::string subject;             // sub (the user id), required
   std::string session_id;          // sid (the refresh-token family), required
   std::vector<std::string> roles;  // roles
+  // Optional, for a caller that decides them itself (auth::AccessTokenIssuer): the jti and the
+  // validity window (truncated to whole seconds; nbf = iat). Unset: a 128-bit random jti and
+  // now .. now + ttl. expires_at must be after issued_at and no later than now + ttl, so that
+  // the key ring's retention (max_token_ttl) covers every token.
+  std::string token_id;
+  std::optional<core::SystemTime> issued_at;
+  std::optional<core::SystemTime> expires_at;
 };
 
 struct IssuedToken {
@@ -39,7 +47,7 @@ struct IssuedToken {
 
 enum class SignError : std::uint8_t {
   kNoSigningKey = 1,  // the key source has no active key that can sign
-  kInvalidRequest,    // empty subject or session id
+  kInvalidRequest,    // empty subject or session id, or a validity window the signer refuses
   kSigningFailed,     // OpenSSL failure
 };
 // "no_signing_key" | "invalid_request" | "signing_failed".

@@ -63,7 +63,11 @@ class KeyRingTest : public ::testing::Test {
     return TokenSigner::create(sc, std::move(keys), clock_, random_);
   }
   std::string issue(const TokenSigner& signer) {
-    auto issued = signer.sign({.subject = "u1", .session_id = "s1", .roles = {"user"}});
+    AccessTokenRequest request;
+    request.subject = "u1";
+    request.session_id = "s1";
+    request.roles = {"user"};
+    auto issued = signer.sign(request);
     EXPECT_TRUE(issued);
     return issued ? issued->token : "";
   }

@@ -38,7 +38,15 @@ class SignerTest : public ::testing::Test {
 
   core::SimulatedClock clock_;
   test::SeededRandom random_;
-  AccessTokenRequest request_{.subject = "user-7", .session_id = "sess-3", .roles = {"admin", "user"}};
+  static AccessTokenRequest makeRequest(std::string subject, std::string session,
+                                        std::vector<std::string> roles) {
+    AccessTokenRequest r;
+    r.subject = std::move(subject);
+    r.session_id = std::move(session);
+    r.roles = std::move(roles);
+    return r;
+  }
+  AccessTokenRequest request_ = makeRequest("user-7", "sess-3", {"admin", "user"});
 };
 
 TEST_F(SignerTest, WritesTheRfc9068HeaderAndOurClaims) {
@@ -74,6 +82,28 @@ TEST_F(SignerTest, TokensVerifyForEveryAlgorithm) {
   }
 }
 
+TEST_F(SignerTest, CallerMayChooseJtiAndValidityWindow) {
+  auto s = signer(source(Algorithm::kEdDSA));
+  AccessTokenRequest chosen = request_;
+  chosen.token_id = "chosen-jti";
+  chosen.issued_at = clock_.systemTime() - std::chrono::seconds(5);
+  chosen.expires_at = clock_.systemTime() + std::chrono::minutes(10);
+  auto issued = s->sign(chosen);
+  ASSERT_TRUE(issued);
+  EXPECT_EQ(issued->jti, "chosen-jti");
+  const std::string claims = part(issued->token, 1);
+  EXPECT_NE(claims.find("\"jti\":\"chosen-jti\""), std::string::npos);
+  EXPECT_NE(claims.find("\"iat\":" + std::to_string(toNumericDate(*chosen.issued_at))),
+            std::string::npos);
+  EXPECT_NE(claims.find("\"exp\":" + std::to_string(toNumericDate(*chosen.expires_at))),
+            std::string::npos);
+  // Longer than the configured ttl (the key ring's retention would not cover it): refused.
+  chosen.expires_at = clock_.systemTime() + std::chrono::minutes(16);
+  EXPECT_EQ(s->sign(chosen).error(), SignError::kInvalidRequest);
+  chosen.expires_at = chosen.issued_at;
+  EXPECT_EQ(s->sign(chosen).error(), SignError::kInvalidRequest);
+}
+
 TEST_F(SignerTest, SeveralAudiencesBecomeAnArray) {
   auto issued = signer(source(Algorithm::kEdDSA), {"a", "b"})->sign(request_);
   ASSERT_TRUE(issued);
@@ -90,7 +120,7 @@ TEST_F(SignerTest, JtisAreUnique) {
 }
 
 TEST_F(SignerTest, ClaimValuesAreEscaped) {
-  AccessTokenRequest tricky{.subject = "a\",\"sub\":\"admin", .session_id = "s\n", .roles = {"r\"]"}};
+  const AccessTokenRequest tricky = makeRequest("a\",\"sub\":\"admin", "s\n", {"r\"]"});
   auto keys = source(Algorithm::kEdDSA);
   auto issued = signer(keys)->sign(tricky);
   ASSERT_TRUE(issued);

@@ -1,0 +1,51 @@
+#pragma once
+// `bulwark token verify` and `bulwark keys rotate|list|jwks` (SPEC F2.3, F2.7, F7.1).
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace bulwark::app {
+
+struct TokenVerifyOptions {
+  std::filesystem::path jwks_file;     // --jwks: the issuer's public keys (RFC 7517)
+  std::string issuer;                  // --issuer: required `iss`; empty: any (still required)
+  std::vector<std::string> audiences;  // --audience: accepted `aud`; empty: any (still required)
+  std::string typ = "at+jwt";          // --typ: "at+jwt" (required, RFC 9068), "jwt" (at+jwt or
+                                       // JWT), "optional"
+  bool signature_only = false;         // --signature-only: the JWS layer alone, any payload
+  std::chrono::seconds leeway{30};     // --leeway
+  std::size_t max_token_bytes = 8192;  // --max-token-bytes
+};
+
+// Reads one token from `in` (surrounding whitespace ignored) and verifies it with the gateway's
+// verifier and the keys of `options.jwks_file`. Valid: writes the claims exactly as signed (with
+// --signature-only: the payload) and a newline to `out`, returns 0. Rejected: writes
+// "<reason>: <description>" (reason as in jwt/errors.h, e.g. "expired") to `out`, returns 1.
+// Usage or I/O error (unreadable JWKS, no token): writes the problem to `err`, returns 2.
+int runTokenVerify(const TokenVerifyOptions& options, std::istream& in, std::ostream& out,
+                   std::ostream& err);
+
+struct KeysOptions {
+  std::filesystem::path data_dir;  // the ring is <data_dir>/keys
+  std::string algorithm;           // rotate: EdDSA (default), ES256 or HS256
+  std::chrono::seconds max_token_ttl{15 * 60};
+  std::chrono::seconds leeway{30};
+};
+
+// `bulwark keys rotate`: creates a key, makes it the signing key, retires the previous one;
+// writes the new kid to `out`. `bulwark keys list`: one line per key "kid alg status created
+// retired verify_until" (RFC 3339 UTC, "-" when unset). `bulwark keys jwks`: the published JWKS.
+// A running server picks up a rotation made here when it reloads its ring. Return 0, or 1 with
+// the reason on `err` (2 for a bad --algorithm).
+int runKeysRotate(const KeysOptions& options, std::ostream& out, std::ostream& err);
+int runKeysList(const KeysOptions& options, std::ostream& out, std::ostream& err);
+int runKeysJwks(const KeysOptions& options, std::ostream& out, std::ostream& err);
+
+// The data directory when --data-dir is not given: $BULWARK_DATA_DIR, else "./data".
+std::filesystem::path defaultDataDir();
+
+}  // namespace bulwark::app
