@@ -187,15 +187,24 @@ bool decodeBase64(std::string_view text, std::vector<std::uint8_t>& out) {
 Result<KeyRing> parseKeyRing(std::string_view text, std::string_view source) {
   KeyRing ring;
   std::size_t number = 0;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    std::size_t end = text.find_first_of(",\n", start);
-    if (end == std::string_view::npos) end = text.size();
-    std::string_view entry = text.substr(start, end - start);
-    start = end + 1;
-    if (const auto hash = entry.find('#'); hash != std::string_view::npos) {
-      entry = entry.substr(0, hash);
+  // Comments end at the line's end; entries are separated by newlines or commas.
+  std::vector<std::string_view> entries;
+  for (std::size_t line_start = 0; line_start <= text.size();) {
+    std::size_t line_end = text.find('\n', line_start);
+    if (line_end == std::string_view::npos) line_end = text.size();
+    std::string_view line = text.substr(line_start, line_end - line_start);
+    line_start = line_end + 1;
+    if (const auto hash = line.find('#'); hash != std::string_view::npos) {
+      line = line.substr(0, hash);
     }
+    for (std::size_t start = 0; start <= line.size();) {
+      std::size_t end = line.find(',', start);
+      if (end == std::string_view::npos) end = line.size();
+      entries.push_back(line.substr(start, end - start));
+      start = end + 1;
+    }
+  }
+  for (std::string_view entry : entries) {
     entry = trim(entry);
     if (entry.empty()) continue;
     ++number;

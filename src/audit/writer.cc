@@ -169,27 +169,29 @@ struct Writer::State {
 
   // Time-based work and the overflow report, due at `now`.
   void scheduleLocked(core::MonotonicTime now) {
-    if (closing) return;
-    if (config.checkpoint_interval.count() > 0 &&
+    if (!closing && config.checkpoint_interval.count() > 0 &&
         now - last_checkpoint >= config.checkpoint_interval) {
       pushCheckpointLocked("interval", now);
     }
-    if (config.forward_secure && config.epoch_interval.count() > 0 &&
+    if (!closing && config.forward_secure && config.epoch_interval.count() > 0 &&
         now - epoch_started >= config.epoch_interval) {
       pushEpochLocked(now);
     }
-    if (dropped_unreported > 0 && pending.size() < config.queue_capacity) {
-      Item item;
-      item.kind = ItemKind::kOverflow;
-      item.internal = true;
-      item.event = internalEvent(
-          EventType::kAuditOverflow, Severity::kHigh, Outcome::kFailure, config.node,
-          {{"dropped", std::to_string(dropped_unreported)},
-           {"queue_capacity", std::to_string(config.queue_capacity)},
-           {"durability", config.durability == Durability::kSync ? "sync" : "async"}});
-      dropped_unreported = 0;
-      pushLocked(std::move(item));
-    }
+    // Even while closing: a loss must be on record before the writer stops.
+    if (dropped_unreported > 0 && pending.size() < config.queue_capacity) pushOverflowLocked();
+  }
+
+  void pushOverflowLocked() {
+    Item item;
+    item.kind = ItemKind::kOverflow;
+    item.internal = true;
+    item.event = internalEvent(
+        EventType::kAuditOverflow, Severity::kHigh, Outcome::kFailure, config.node,
+        {{"dropped", std::to_string(dropped_unreported)},
+         {"queue_capacity", std::to_string(config.queue_capacity)},
+         {"durability", config.durability == Durability::kSync ? "sync" : "async"}});
+    dropped_unreported = 0;
+    pushLocked(std::move(item));
   }
 
   core::MonotonicTime nextDueLocked(core::MonotonicTime now, bool unsynced,
@@ -206,8 +208,12 @@ struct Writer::State {
   }
 
   std::uint64_t enqueue(Event event, bool may_wait) {
+    // The writer thread (observers, callbacks) may still add events while closing: the
+    // thread writes until its queue is empty.
+    const bool from_writer = onWriterThread();
+    may_wait = may_wait && !from_writer;
     std::unique_lock lock(mutex);
-    if (refusing || closing) {
+    if (refusing || (closing && !from_writer)) {
       dropped.fetch_add(1, std::memory_order_relaxed);
       return kNotRecorded;
     }
@@ -218,7 +224,7 @@ struct Writer::State {
           return pending.size() < config.queue_capacity || refusing || closing;
         });
       }
-      if (pending.size() >= config.queue_capacity || refusing || closing) {
+      if (pending.size() >= config.queue_capacity || refusing || (closing && !from_writer)) {
         dropped.fetch_add(1, std::memory_order_relaxed);
         if (!refusing && !closing) ++dropped_unreported;
         return kNotRecorded;
@@ -310,6 +316,7 @@ struct Writer::State {
       case ItemKind::kOverflow:
         break;
       case ItemKind::kEpoch:
+        advanceEpoch();
         return;
       case ItemKind::kCheckpoint: {
         std::string head_hex;
@@ -350,7 +357,7 @@ struct Writer::State {
                      std::string_view(buffer).substr(start, buffer.size() - start));
     appendMacSuffix(buffer, head);
     buffer += '\n';
-    ++records_since_checkpoint;
+    if (item.kind != ItemKind::kCheckpoint) ++records_since_checkpoint;
     if (item.kind == ItemKind::kOverflow) overflow_events.fetch_add(1, std::memory_order_relaxed);
     if (event == &made) item.event = std::move(made);  // observers see what was written
   }
@@ -373,21 +380,36 @@ struct Writer::State {
     for (const auto& [seq, range] : ranges) {
       records.push_back({seq, std::string_view(buffer).substr(range.first, range.second)});
     }
-    const Batch out{buffer, records};
-    for (;;) {
-      auto appended_ok = store->append(out);
-      if (appended_ok) break;
-      write_errors.fetch_add(1, std::memory_order_relaxed);
-      core::log(core::LogLevel::kError, "audit: cannot append to the trail; retrying",
-                {{"store", store->describe()}, {"error", appended_ok.error().message}});
-      std::unique_lock lock(mutex);
-      work_cv.wait_for(lock, config.retry_interval, [&] { return closing; });
-      if (closing) {
-        lock.unlock();
-        core::log(core::LogLevel::kError, "audit: giving up on a batch at close",
-                  {{"records", std::to_string(records.size())}});
-        return false;
+    // Appended in pieces of at most max_append_bytes (whole records), so segments rotate
+    // near their size even under a large backlog; one sync still covers them all.
+    std::size_t first = 0;
+    while (first < records.size()) {
+      std::size_t last = first + 1;
+      const std::size_t begin = ranges[first].second.first;
+      while (last < records.size() &&
+             ranges[last].second.first + ranges[last].second.second + 1 - begin <=
+                 config.max_append_bytes) {
+        ++last;
       }
+      const std::size_t end = ranges[last - 1].second.first + ranges[last - 1].second.second + 1;
+      const Batch out{std::string_view(buffer).substr(begin, end - begin),
+                      std::span<const BatchRecord>(records).subspan(first, last - first)};
+      for (;;) {
+        auto appended_ok = store->append(out);
+        if (appended_ok) break;
+        write_errors.fetch_add(1, std::memory_order_relaxed);
+        core::log(core::LogLevel::kError, "audit: cannot append to the trail; retrying",
+                  {{"store", store->describe()}, {"error", appended_ok.error().message}});
+        std::unique_lock lock(mutex);
+        work_cv.wait_for(lock, config.retry_interval, [&] { return closing; });
+        if (closing) {
+          lock.unlock();
+          core::log(core::LogLevel::kError, "audit: giving up on a batch at close",
+                    {{"records", std::to_string(records.size() - first)}});
+          return false;
+        }
+      }
+      first = last;
     }
     records_written.fetch_add(records.size(), std::memory_order_relaxed);
     bytes.fetch_add(buffer.size(), std::memory_order_relaxed);
@@ -701,9 +723,7 @@ Result<std::shared_ptr<Writer>> Writer::open(WriterConfig config, WriterDeps dep
 
 void Writer::record(Event event) { append(std::move(event)); }
 
-std::uint64_t Writer::append(Event event) {
-  return state_->enqueue(std::move(event), !state_->onWriterThread());
-}
+std::uint64_t Writer::append(Event event) { return state_->enqueue(std::move(event), true); }
 
 std::uint64_t Writer::tryAppend(Event event) { return state_->enqueue(std::move(event), false); }
 
@@ -803,6 +823,7 @@ void Writer::close() {
   if (s.onWriterThread()) return;  // cannot join itself; the owner closes
   {
     std::lock_guard lock(s.mutex);
+    if (!s.closing && !s.refusing && s.dropped_unreported > 0) s.pushOverflowLocked();
     if (!s.closing && !s.refusing && config_.checkpoint_on_close) {
       s.pushCheckpointLocked("close", s.clock.monotonicTime());
     }

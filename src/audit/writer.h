@@ -77,6 +77,9 @@ struct WriterConfig {
   std::string key_file;
   // Event strings longer than this are cut (0: no limit).
   std::size_t max_field_bytes = 8192;
+  // A batch goes to the store in appends of at most this many bytes (whole records), so a
+  // segment outgrows the store's segment size by at most this much.
+  std::size_t max_append_bytes = 1 << 20;
   // After a failed append (e.g. disk full) the batch is retried after this long.
   std::chrono::milliseconds retry_interval{1000};
 };

@@ -1,0 +1,541 @@
+// The verifier keeps one chain state (expected seq, MAC of the last good record) and stops at
+// the first record that does not extend it. Telling the kinds of damage apart needs a look at
+// what follows: a second scanner reads ahead from the bad record without disturbing the first.
+
+#include "audit/verifier.h"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+#include <filesystem>
+#include <memory>
+
+#include "audit/detail/line_reader.h"
+#include "audit/record.h"
+
+namespace bulwark::audit {
+namespace {
+
+using detail::LineReader;
+using detail::SegmentFile;
+
+// One line of the trail, complete or (at the end of a segment) not.
+struct Line {
+  std::string_view text;
+  bool complete = true;
+  std::size_t segment = 0;
+  std::uint64_t line_number = 0;
+};
+
+// Reads the lines of all segments in order. A fragment after a segment's last '\n' is returned
+// once, as an incomplete line.
+class Scanner {
+ public:
+  explicit Scanner(const std::vector<SegmentFile>& segments) : segments_(segments) {}
+
+  Result<void> start(std::size_t segment, std::uint64_t offset, std::uint64_t line_number) {
+    segment_ = segment;
+    fragment_returned_ = false;
+    if (segment_ >= segments_.size()) return {};
+    return reader_.open(segments_[segment_].path, offset, line_number);
+  }
+
+  Result<std::optional<Line>> next() {
+    while (segment_ < segments_.size()) {
+      auto line = reader_.next();
+      if (!line) return line.error();
+      if (*line) {
+        return std::optional<Line>(Line{**line, true, segment_, reader_.lineNumber()});
+      }
+      if (!reader_.fragment().empty() && !fragment_returned_) {
+        fragment_returned_ = true;
+        return std::optional<Line>(
+            Line{reader_.fragment(), false, segment_, reader_.lineNumber() + 1});
+      }
+      ++segment_;
+      fragment_returned_ = false;
+      if (segment_ < segments_.size()) {
+        if (auto opened = reader_.open(segments_[segment_].path); !opened) return opened.error();
+      }
+    }
+    return std::optional<Line>();
+  }
+
+  std::size_t segment() const { return segment_; }
+  std::uint64_t offset() const { return reader_.offset(); }
+  std::uint64_t lineNumber() const { return reader_.lineNumber(); }
+
+ private:
+  const std::vector<SegmentFile>& segments_;
+  std::size_t segment_ = 0;
+  LineReader reader_;
+  bool fragment_returned_ = false;
+};
+
+// Keys by kid, each moved forward to the epoch last asked for.
+class KeyCache {
+ public:
+  explicit KeyCache(const KeyRing& ring) : ring_(ring) {}
+
+  // Returns the MAC object for (kid, epoch), or nullptr with `why` set.
+  crypto::HmacSha256* get(std::string_view kid, std::uint64_t epoch, std::string& why) {
+    if (last_ != nullptr && last_->kid == kid && last_->epoch == epoch) return last_->mac.get();
+    Entry* entry = nullptr;
+    for (auto& candidate : entries_) {
+      if (candidate.kid == kid) entry = &candidate;
+    }
+    if (entry == nullptr) {
+      const AuditKey* base = ring_.find(kid);
+      if (base == nullptr) {
+        why = "no configured key has kid '" + std::string(kid) + "' (keys: " + ring_.describe() +
+              ")";
+        return nullptr;
+      }
+      entries_.push_back(Entry{std::string(kid), base, base->epoch, base->key.clone(), nullptr});
+      entry = &entries_.back();
+      last_ = nullptr;  // the vector may have moved
+    }
+    if (entry->epoch != epoch || !entry->mac) {
+      if (epoch > entry->epoch && epoch - entry->epoch <= kMaxStep) {
+        for (std::uint64_t e = entry->epoch; e < epoch; ++e) advanceEpochKey(entry->key);
+      } else {
+        auto derived = deriveEpochKey(*entry->base, epoch);
+        if (!derived) {
+          why = derived.error().message;
+          return nullptr;
+        }
+        entry->key = std::move(*derived);
+      }
+      entry->epoch = epoch;
+      entry->mac = std::make_unique<crypto::HmacSha256>(entry->key.bytes());
+    }
+    last_ = entry;
+    return entry->mac.get();
+  }
+
+ private:
+  static constexpr std::uint64_t kMaxStep = 1'000'000;
+  struct Entry {
+    std::string kid;
+    const AuditKey* base;
+    std::uint64_t epoch;
+    SecretBytes key;
+    std::unique_ptr<crypto::HmacSha256> mac;
+  };
+  const KeyRing& ring_;
+  std::vector<Entry> entries_;
+  Entry* last_ = nullptr;
+};
+
+// True when `header`'s MAC verifies with `prev` as the previous MAC.
+bool macMatches(crypto::HmacSha256& mac, const crypto::Digest256& prev,
+                const RecordHeader& header) {
+  crypto::Digest256 stored{};
+  if (!parseDigestHex(header.mac_hex, stored)) return false;
+  const auto actual = recordMac(mac, prev, header.seq, header.signed_bytes);
+  return crypto::constantTimeEqual(actual, stored);
+}
+
+class Verifier {
+ public:
+  Verifier(const VerifyOptions& options, const std::vector<SegmentFile>& segments)
+      : options_(options), segments_(segments), keys_(*options.keys) {}
+
+  Result<VerifyReport> run() {
+    report_.segments = segments_.size();
+    Scanner scanner(segments_);
+    if (auto started = scanner.start(0, 0, 0); !started) return started.error();
+    for (;;) {
+      // Where the line about to be read starts, for the look-ahead scanner.
+      const std::size_t segment = scanner.segment();
+      const std::uint64_t offset = scanner.offset();
+      const std::uint64_t line_number = scanner.lineNumber();
+      auto next = scanner.next();
+      if (!next) return next.error();
+      if (!*next) break;
+      const Line line = **next;
+      const bool last_segment = line.segment + 1 == segments_.size();
+      RecordHeader header;
+      const bool parsed = parseRecordHeader(line.text, header);
+      if (!line.complete) {
+        if (last_segment && parsed && extends(header)) {
+          accept(line, header);
+          report_.notes.push_back("the last line of " + path(line) + " has no newline");
+          continue;
+        }
+        if (last_segment) {
+          report_.notes.push_back(
+              "ignored an incomplete last line (" + std::to_string(line.text.size()) +
+              " bytes) at " + path(line) + ":" + std::to_string(line.line_number) +
+              ": a write in progress, or a crash (the writer cuts it off at its next start)");
+          break;
+        }
+        return finish(Finding{Damage::kBadFormat, path(line), line.line_number,
+                              parsed ? header.seq : 0,
+                              "an incomplete line in the middle of the trail"});
+      }
+      if (parsed && extends(header)) {
+        if (auto problem = accept(line, header)) return finish(std::move(*problem));
+        continue;
+      }
+      auto finding = classify(line, parsed ? &header : nullptr, segment, offset, line_number);
+      if (!finding) return finding.error();
+      return finish(std::move(*finding));
+    }
+    if (options_.checkpoint && report_.last_seq < options_.checkpoint->seq) {
+      Finding finding;
+      finding.kind = Damage::kTruncated;
+      finding.file = last_file_;
+      finding.line = last_line_;
+      finding.seq = report_.last_seq;
+      finding.detail = "the trail ends at seq " + std::to_string(report_.last_seq) +
+                       (report_.last_checkpoint_seq != 0
+                            ? " after checkpoint " + std::to_string(report_.last_checkpoint_seq)
+                            : std::string(" (no checkpoint in the trail)")) +
+                       ", but the external checkpoint shows seq " +
+                       std::to_string(options_.checkpoint->seq) + " existed: " +
+                       std::to_string(options_.checkpoint->seq - report_.last_seq) +
+                       " record(s) cut off";
+      return finish(std::move(finding));
+    }
+    return finish(std::nullopt);
+  }
+
+ private:
+  std::string path(const Line& line) const { return segments_[line.segment].path; }
+
+  // True when `header` is the next record of the chain and its MAC verifies.
+  bool extends(const RecordHeader& header) {
+    if (header.seq != expected_) return false;
+    if (!report_.node.empty() && header.node != report_.node) return false;
+    std::string why;
+    crypto::HmacSha256* mac = keys_.get(header.kid, header.epoch, why);
+    return mac != nullptr && macMatches(*mac, chain_, header);
+  }
+
+  // True when `header` verifies with its own prev field (a record someone holding the key made).
+  bool genuine(const RecordHeader& header) {
+    std::string why;
+    crypto::HmacSha256* mac = keys_.get(header.kid, header.epoch, why);
+    crypto::Digest256 prev{};
+    return mac != nullptr && parseDigestHex(header.prev_hex, prev) &&
+           macMatches(*mac, prev, header);
+  }
+
+  std::optional<Finding> accept(const Line& line, const RecordHeader& header) {
+    if (report_.records == 0) {
+      report_.node.assign(header.node);
+      report_.first_seq = header.seq;
+    }
+    ++report_.records;
+    report_.bytes += line.text.size() + 1;
+    report_.last_seq = header.seq;
+    (void)parseDigestHex(header.mac_hex, chain_);  // checked by extends()
+    ++expected_;
+    last_file_ = path(line);
+    last_line_ = line.line_number;
+    KeyUse* use = nullptr;
+    for (auto& candidate : report_.keys) {
+      if (candidate.kid == header.kid) use = &candidate;
+    }
+    if (use == nullptr) {
+      report_.keys.push_back(KeyUse{std::string(header.kid), header.epoch, header.epoch, 0});
+      use = &report_.keys.back();
+    }
+    if (header.epoch < use->last_epoch) {
+      return Finding{Damage::kModified, path(line), line.line_number, header.seq,
+                     "key epoch goes back from " + std::to_string(use->last_epoch) + " to " +
+                         std::to_string(header.epoch) + " for kid " + std::string(header.kid)};
+    }
+    use->last_epoch = header.epoch;
+    ++use->records;
+    if (header.type == "AUDIT_CHECKPOINT") {
+      ++report_.checkpoints;
+      report_.last_checkpoint_seq = header.seq;
+      Record record;
+      if (parseRecord(line.text, record)) {
+        std::string time;
+        appendTimestamp(time, record.event.time);
+        report_.last_checkpoint_time = std::move(time);
+      }
+    }
+    if (options_.checkpoint && options_.checkpoint->seq == header.seq &&
+        !crypto::constantTimeEqual(options_.checkpoint->mac, chain_)) {
+      return Finding{Damage::kModified, path(line), line.line_number, header.seq,
+                     "the record at the external checkpoint's seq " +
+                         std::to_string(header.seq) +
+                         " has a different MAC: the trail up to here was rewritten (re-signed)"};
+    }
+    return std::nullopt;
+  }
+
+  struct Peek {
+    bool present = false;
+    bool parsed = false;
+    RecordHeader header;
+    std::string text;  // owned copy: the scanner's buffer moves on
+    std::string file;
+    std::uint64_t line = 0;
+  };
+
+  // Reads up to `count` lines after the bad line, calling `visit` for each until it returns true.
+  template <class Visit>
+  Result<bool> lookAhead(std::size_t segment, std::uint64_t offset, std::uint64_t line_number,
+                         std::size_t count, Visit visit) {
+    Scanner ahead(segments_);
+    if (auto started = ahead.start(segment, offset, line_number); !started) {
+      return started.error();
+    }
+    // Skip the bad line itself.
+    auto skipped = ahead.next();
+    if (!skipped) return skipped.error();
+    for (std::size_t i = 0; i < count; ++i) {
+      auto next = ahead.next();
+      if (!next) return next.error();
+      if (!*next) break;
+      Peek peek;
+      peek.present = true;
+      peek.text.assign((*next)->text);
+      peek.parsed = (*next)->complete && parseRecordHeader(peek.text, peek.header);
+      peek.file = segments_[(*next)->segment].path;
+      peek.line = (*next)->line_number;
+      if (visit(peek)) return true;
+    }
+    return false;
+  }
+
+  Result<Finding> classify(const Line& line, const RecordHeader* header, std::size_t segment,
+                           std::uint64_t offset, std::uint64_t line_number) {
+    Finding finding;
+    finding.file = path(line);
+    finding.line = line.line_number;
+    finding.seq = header != nullptr ? header->seq : 0;
+
+    // Does the line after this one carry on the chain as if this line were not there?
+    bool next_extends = false;
+    bool next_is_following = false;  // the next line is genuine and has seq == expected + 1
+    auto looked = lookAhead(segment, offset, line_number, 1, [&](Peek& peek) {
+      if (peek.parsed) {
+        next_extends = extends(peek.header);
+        next_is_following = peek.header.seq == expected_ + 1 && genuine(peek.header);
+      }
+      return true;
+    });
+    if (!looked) return looked.error();
+    const std::string expected_text = std::to_string(expected_);
+
+    if (header == nullptr) {
+      if (next_extends) {
+        finding.kind = Damage::kInserted;
+        finding.detail = "a line that is not a record sits before seq " + expected_text;
+      } else if (next_is_following) {
+        finding.kind = Damage::kModified;
+        finding.detail = "record seq " + expected_text + " no longer has the record layout";
+      } else {
+        finding.kind = Damage::kBadFormat;
+        finding.detail = "not a record line where seq " + expected_text + " was expected";
+      }
+      return finding;
+    }
+    if (!report_.node.empty() && header->node != report_.node) {
+      finding.kind = next_extends ? Damage::kInserted : Damage::kModified;
+      finding.detail = "a record of node '" + std::string(header->node) + "' in the trail of '" +
+                       report_.node + "'";
+      return finding;
+    }
+    std::string why;
+    if (keys_.get(header->kid, header->epoch, why) == nullptr) {
+      if (next_extends) {
+        finding.kind = Damage::kInserted;
+        finding.detail = "a forged record (" + why + ") sits before seq " + expected_text;
+      } else {
+        finding.kind = Damage::kUnknownKey;
+        finding.detail = why;
+      }
+      return finding;
+    }
+    const bool is_genuine = genuine(*header);
+    if (header->seq == expected_) {
+      if (next_extends) {
+        finding.kind = Damage::kInserted;
+        finding.detail = "a forged record claiming seq " + expected_text +
+                         " sits before the real one";
+      } else {
+        finding.kind = Damage::kModified;
+        std::string chain_hex;
+        appendDigestHex(chain_hex, chain_);
+        finding.detail = header->prev_hex != chain_hex
+                             ? "its prev field does not match the previous record's MAC"
+                             : "MAC mismatch: the record was altered, or signed with a "
+                               "different key";
+      }
+      return finding;
+    }
+    if (header->seq > expected_) {
+      if (is_genuine) {
+        // Missing records: do they turn up later (reordered) or not at all (deleted)?
+        std::string found_at;
+        auto searched = lookAhead(segment, offset, line_number, options_.lookahead,
+                                  [&](Peek& peek) {
+                                    if (peek.parsed && peek.header.seq == expected_ &&
+                                        genuine(peek.header)) {
+                                      found_at = peek.file + ":" + std::to_string(peek.line);
+                                      return true;
+                                    }
+                                    return false;
+                                  });
+        if (!searched) return searched.error();
+        if (!found_at.empty()) {
+          finding.kind = Damage::kReordered;
+          finding.detail = "seq " + std::to_string(header->seq) + " comes before seq " +
+                           expected_text + ", which appears later at " + found_at;
+        } else {
+          const std::uint64_t missing = header->seq - expected_;
+          finding.kind = Damage::kDeleted;
+          finding.detail =
+              (missing == 1 ? "record seq " + expected_text + " is"
+                            : "records " + expected_text + ".." +
+                                  std::to_string(header->seq - 1) + " (" +
+                                  std::to_string(missing) + ") are") +
+              " missing before this record";
+        }
+        return finding;
+      }
+      finding.kind = next_extends ? Damage::kInserted : Damage::kModified;
+      finding.detail = next_extends ? "a forged record sits before seq " + expected_text
+                                    : "record seq " + expected_text +
+                                          " was altered (its seq field and MAC no longer fit)";
+      return finding;
+    }
+    // header->seq < expected_: an earlier record again.
+    if (next_extends) {
+      finding.kind = Damage::kInserted;
+      finding.detail = is_genuine ? "a copy of record seq " + std::to_string(header->seq) +
+                                        " was replayed before seq " + expected_text
+                                  : "a forged record sits before seq " + expected_text;
+    } else if (is_genuine) {
+      finding.kind = Damage::kReordered;
+      finding.detail = "seq " + std::to_string(header->seq) + " appears after seq " +
+                       std::to_string(expected_ - 1);
+    } else {
+      finding.kind = Damage::kModified;
+      finding.detail = "record seq " + expected_text + " was altered";
+    }
+    return finding;
+  }
+
+  Result<VerifyReport> finish(std::optional<Finding> finding) {
+    report_.finding = std::move(finding);
+    if (report_.records > 0) appendDigestHex(report_.head_mac, chain_);
+    return std::move(report_);
+  }
+
+  const VerifyOptions& options_;
+  const std::vector<SegmentFile>& segments_;
+  KeyCache keys_;
+  VerifyReport report_;
+  std::uint64_t expected_ = 1;
+  crypto::Digest256 chain_{};
+  std::string last_file_;
+  std::uint64_t last_line_ = 0;
+};
+
+}  // namespace
+
+std::string_view damageName(Damage damage) {
+  switch (damage) {
+    case Damage::kModified: return "modified";
+    case Damage::kDeleted: return "deleted";
+    case Damage::kReordered: return "reordered";
+    case Damage::kInserted: return "inserted";
+    case Damage::kTruncated: return "truncated";
+    case Damage::kUnknownKey: return "unknown key";
+    case Damage::kBadFormat: return "bad format";
+  }
+  return "unknown";
+}
+
+Result<ExternalCheckpoint> parseExternalCheckpoint(std::string_view text, const KeyRing* keys) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) {
+    text.remove_suffix(1);
+  }
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\n')) text.remove_prefix(1);
+  ExternalCheckpoint checkpoint;
+  RecordHeader header;
+  if (parseRecordHeader(text, header)) {
+    checkpoint.seq = header.seq;
+    checkpoint.node.assign(header.node);
+    if (!parseDigestHex(header.mac_hex, checkpoint.mac)) {
+      return auditError(Errc::kBadFormat, "the checkpoint's mac is not hex");
+    }
+    if (keys != nullptr) {
+      KeyCache cache(*keys);
+      std::string why;
+      crypto::HmacSha256* mac = cache.get(header.kid, header.epoch, why);
+      crypto::Digest256 prev{};
+      if (mac == nullptr) {
+        return auditError(Errc::kUnknownKey, "cannot authenticate the checkpoint: " + why);
+      }
+      if (!parseDigestHex(header.prev_hex, prev) || !macMatches(*mac, prev, header)) {
+        return auditError(Errc::kBadFormat,
+                          "the checkpoint record's MAC does not verify with the given keys: it "
+                          "is not a record of this trail");
+      }
+    }
+    return checkpoint;
+  }
+  boost::system::error_code ec;
+  const boost::json::value value = boost::json::parse(text, ec);
+  const auto* object = ec ? nullptr : value.if_object();
+  if (object == nullptr) {
+    return auditError(Errc::kBadFormat,
+                      "a checkpoint is a record line of the trail or {\"seq\":N,\"mac\":\"<64 "
+                      "hex>\"}");
+  }
+  const auto* seq = object->if_contains("seq");
+  const auto* mac = object->if_contains("mac");
+  if (seq == nullptr || mac == nullptr || !mac->is_string()) {
+    return auditError(Errc::kBadFormat, "the checkpoint needs \"seq\" and \"mac\"");
+  }
+  if (seq->is_uint64()) {
+    checkpoint.seq = seq->as_uint64();
+  } else if (seq->is_int64() && seq->as_int64() > 0) {
+    checkpoint.seq = static_cast<std::uint64_t>(seq->as_int64());
+  } else {
+    return auditError(Errc::kBadFormat, "the checkpoint's seq is not a positive integer");
+  }
+  if (!parseDigestHex(std::string_view(mac->as_string()), checkpoint.mac)) {
+    return auditError(Errc::kBadFormat, "the checkpoint's mac is not 64 hex digits");
+  }
+  if (const auto* node = object->if_contains("node"); node != nullptr && node->is_string()) {
+    checkpoint.node = std::string(node->as_string());
+  }
+  if (checkpoint.seq == 0) {
+    return auditError(Errc::kBadFormat, "the checkpoint's seq is not a positive integer");
+  }
+  return checkpoint;
+}
+
+Result<VerifyReport> verifyTrail(const VerifyOptions& options) {
+  if (options.keys == nullptr || options.keys->empty()) {
+    return auditError(Errc::kBadKey, "no audit key to verify with");
+  }
+  auto segments = detail::listSegments(options.directory);
+  if (!segments) return segments.error();
+  if (segments->empty()) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(options.directory, ec)) {
+      return systemError(ENOENT, "no audit trail at " + options.directory);
+    }
+  }
+  Verifier verifier(options, *segments);
+  auto report = verifier.run();
+  if (report && options.checkpoint && !options.checkpoint->node.empty() &&
+      !report->node.empty() && options.checkpoint->node != report->node) {
+    return auditError(Errc::kBadFormat, "the checkpoint is of node '" + options.checkpoint->node +
+                                            "', the trail of node '" + report->node + "'");
+  }
+  return report;
+}
+
+}  // namespace bulwark::audit

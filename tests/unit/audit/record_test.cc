@@ -1,0 +1,177 @@
+#include "audit/record.h"
+
+#include <gtest/gtest.h>
+
+#include "audit/keys.h"
+#include "audit_test_support.h"
+
+namespace bulwark::audit {
+namespace {
+
+using testing::kKeyHex1;
+
+std::string signedLine(const Event& event, std::uint64_t seq = 7, std::uint64_t epoch = 0,
+                       const crypto::Digest256& prev = {}) {
+  std::string line;
+  appendSignedBytes(line, RecordPrefix{seq, "node-1", "k1", epoch, &prev}, event, "id-1");
+  std::string raw;
+  EXPECT_TRUE(crypto::fromHex(kKeyHex1, raw));
+  crypto::HmacSha256 mac(std::span<const std::uint8_t>(
+      reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size()));
+  const auto digest = recordMac(mac, prev, seq, line);
+  appendMacSuffix(line, digest);
+  return line;
+}
+
+TEST(RecordFormat, HeaderIsFoundByPosition) {
+  Event event = testing::makeEvent(EventType::kLoginFailed);
+  crypto::Digest256 prev{};
+  prev[0] = 0xab;
+  const std::string line = signedLine(event, 42, 3, prev);
+  RecordHeader header;
+  ASSERT_TRUE(parseRecordHeader(line, header)) << line;
+  EXPECT_EQ(header.seq, 42u);
+  EXPECT_EQ(header.node, "node-1");
+  EXPECT_EQ(header.kid, "k1");
+  EXPECT_EQ(header.epoch, 3u);
+  EXPECT_EQ(header.prev_hex.substr(0, 4), "ab00");
+  EXPECT_EQ(header.type, "LOGIN_FAILED");
+  EXPECT_EQ(header.signed_bytes.size() + kMacSuffixSize, line.size());
+  EXPECT_EQ(line.substr(header.signed_bytes.size(), 8), ",\"mac\":\"");
+  EXPECT_EQ(line.rfind("{\"seq\":42,\"node\":\"node-1\",\"kid\":\"k1\",\"epoch\":3,\"prev\":\"", 0),
+            0u);
+}
+
+TEST(RecordFormat, MacCoversPrevSeqAndBytes) {
+  const Event event = testing::makeEvent(EventType::kLogin);
+  crypto::Digest256 prev{};
+  const std::string line = signedLine(event, 5, 0, prev);
+  RecordHeader header;
+  ASSERT_TRUE(parseRecordHeader(line, header));
+  std::string raw;
+  ASSERT_TRUE(crypto::fromHex(kKeyHex1, raw));
+  crypto::HmacSha256 mac(std::span<const std::uint8_t>(
+      reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size()));
+  crypto::Digest256 stored{};
+  ASSERT_TRUE(parseDigestHex(header.mac_hex, stored));
+  EXPECT_EQ(recordMac(mac, prev, 5, header.signed_bytes), stored);
+  EXPECT_NE(recordMac(mac, prev, 6, header.signed_bytes), stored);
+  crypto::Digest256 other_prev{};
+  other_prev[31] = 1;
+  EXPECT_NE(recordMac(mac, other_prev, 5, header.signed_bytes), stored);
+  // The MAC is HMAC(key, prev ‖ be64(seq) ‖ bytes), as documented.
+  std::string input(32, '\0');
+  input += std::string("\0\0\0\0\0\0\0\x05", 8);
+  input += header.signed_bytes;
+  const auto direct = crypto::hmacSha256(
+      std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size()),
+      input);
+  EXPECT_EQ(direct, stored);
+}
+
+TEST(RecordFormat, FullParseRoundTripsHostileStrings) {
+  Event event = testing::makeEvent(EventType::kRequestRejected);
+  event.actor = "eve\"\\\n\t\x01\x7f";
+  event.target = "caf\xc3\xa9 \xf0\x9f\x94\x92";  // UTF-8 kept as is
+  event.details = {{"a\"b", "c,d:}{"}, {"dup", "1"}, {"dup", "2"}, {"", ""}};
+  const std::string line = signedLine(event);
+  Record record;
+  std::string error;
+  ASSERT_TRUE(parseRecord(line, record, &error)) << error << "\n" << line;
+  EXPECT_EQ(record.seq, 7u);
+  EXPECT_EQ(record.type_name, "REQUEST_REJECTED");
+  EXPECT_TRUE(record.known_type);
+  EXPECT_EQ(record.event.actor, event.actor);
+  EXPECT_EQ(record.event.target, event.target);
+  EXPECT_EQ(record.event.details, event.details);
+  EXPECT_EQ(record.event.time, event.time);
+  EXPECT_EQ(record.event.id, "id-1");
+  EXPECT_EQ(serializeRecord(record), line);
+}
+
+TEST(RecordFormat, InvalidUtf8BecomesReplacementCharacter) {
+  Event event = testing::makeEvent(EventType::kRequest);
+  event.target = std::string("a\xff\xfe", 3);
+  const std::string line = signedLine(event);
+  Record record;
+  ASSERT_TRUE(parseRecord(line, record));
+  EXPECT_EQ(record.event.target, "a\xef\xbf\xbd\xef\xbf\xbd");
+}
+
+TEST(RecordFormat, LongFieldsAreCutAtUtf8Boundaries) {
+  Event event = testing::makeEvent(EventType::kRequest);
+  event.target = std::string(100, 'x') + "\xc3\xa9\xc3\xa9\xc3\xa9" + std::string(100, 'y');
+  crypto::Digest256 prev{};
+  std::string line;
+  appendSignedBytes(line, RecordPrefix{1, "n", "k", 0, &prev}, event, "id", 40);
+  appendMacSuffix(line, prev);
+  Record record;
+  ASSERT_TRUE(parseRecord(line, record)) << line;
+  EXPECT_LE(record.event.target.size(), 40u);
+  EXPECT_NE(record.event.target.find("[truncated]"), std::string::npos);
+}
+
+TEST(RecordFormat, RejectsWhatIsNotARecord) {
+  const std::string good = signedLine(testing::makeEvent(EventType::kLogin));
+  RecordHeader header;
+  Record record;
+  ASSERT_TRUE(parseRecordHeader(good, header));
+  std::vector<std::string> bad = {
+      "",
+      "{}",
+      good.substr(0, good.size() - 1),                     // cut
+      good + " ",                                          // trailing byte
+      " " + good,                                          // leading byte
+  };
+  std::string leading_zero = good;
+  leading_zero.replace(leading_zero.find(":7,"), 3, ":07,");
+  bad.push_back(leading_zero);
+  std::string zero_seq = good;
+  zero_seq.replace(zero_seq.find(":7,"), 3, ":0,");
+  bad.push_back(zero_seq);
+  std::string upper_hex = good;
+  upper_hex[upper_hex.size() - 3] = 'A';
+  bad.push_back(upper_hex);
+  std::string bad_node = good;
+  bad_node.replace(bad_node.find("node-1"), 6, "node 1");
+  bad.push_back(bad_node);
+  for (const auto& line : bad) {
+    EXPECT_FALSE(parseRecordHeader(line, header) && parseRecord(line, record)) << line;
+  }
+  // The full parser is stricter than the header: a broken middle is only its business.
+  std::string broken_middle = good;
+  broken_middle.replace(broken_middle.find("\"actor\""), 7, "\"actxr\"");
+  EXPECT_TRUE(parseRecordHeader(broken_middle, header));
+  std::string error;
+  EXPECT_FALSE(parseRecord(broken_middle, record, &error));
+  EXPECT_NE(error.find("actor"), std::string::npos) << error;
+  std::string lone_surrogate = good;
+  lone_surrogate.replace(lone_surrogate.find("alice"), 5, "\\ud800");
+  EXPECT_FALSE(parseRecord(lone_surrogate, record));
+}
+
+TEST(RecordFormat, TimestampsRoundTripAtMicroseconds) {
+  const core::SystemTime time{std::chrono::microseconds(1'700'000'000'123'456)};
+  std::string text;
+  appendTimestamp(text, time);
+  EXPECT_EQ(text, "2023-11-14T22:13:20.123456Z");
+  core::SystemTime parsed;
+  ASSERT_TRUE(parseTimestamp(text, parsed));
+  EXPECT_EQ(parsed, time);
+  ASSERT_TRUE(parseTimestamp("2024-02-29T00:00:00Z", parsed));
+  for (const char* bad : {"2023-02-29T00:00:00Z", "2024-13-01T00:00:00Z", "2024-01-01 00:00:00Z",
+                          "2024-01-01T24:00:00Z", "2024-01-01T00:00:00", "2024-01-01T00:00:00.Z"}) {
+    EXPECT_FALSE(parseTimestamp(bad, parsed)) << bad;
+  }
+}
+
+TEST(RecordFormat, IdsAreRestricted) {
+  EXPECT_TRUE(isValidId("node-1.example_a"));
+  EXPECT_FALSE(isValidId(""));
+  EXPECT_FALSE(isValidId("a\"b"));
+  EXPECT_FALSE(isValidId(std::string(65, 'a')));
+  EXPECT_TRUE(isValidId(std::string(64, 'a')));
+}
+
+}  // namespace
+}  // namespace bulwark::audit
