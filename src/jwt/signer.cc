@@ -108,6 +108,10 @@ std::string_view signErrorName(SignError error) {
   return "unknown";
 }
 
+void throw_exception_from_error(SignError error, const boost::source_location&) {
+  throw std::runtime_error("token signer: " + std::string(signErrorName(error)));
+}
+
 std::unique_ptr<TokenSigner> TokenSigner::create(SignerConfig config, KeySourcePtr keys,
                                                  core::Clock& clock, crypto::Random& random) {
   if (config.issuer.empty() || config.audiences.empty() || !keys) {

@@ -52,6 +52,9 @@ enum class SignError : std::uint8_t {
 };
 // "no_signing_key" | "invalid_request" | "signing_failed".
 std::string_view signErrorName(SignError error);
+// Lets result<T, SignError>::value() throw std::runtime_error(signErrorName(error)).
+[[noreturn]] void throw_exception_from_error(SignError error,
+                                             const boost::source_location& location);
 
 class TokenSigner {
  public:
