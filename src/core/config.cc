@@ -5,11 +5,13 @@
 
 #include "core/config.h"
 
+#include <sys/stat.h>
 #include <toml++/toml.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <fstream>
@@ -209,6 +211,18 @@ Binding cidrList() {
           }};
 }
 
+// Key material: never echoed, printed as <redacted> when set.
+Binding secretText(std::string Settings::*member) {
+  return {SettingKind::kSecret,
+          [member](std::string_view value, Settings& settings) -> std::optional<Problem> {
+            settings.*member = std::string(trim(value));
+            return std::nullopt;
+          },
+          [member](const Settings& settings) {
+            return (settings.*member).empty() ? std::string() : std::string("<redacted>");
+          }};
+}
+
 // A connection URL that may carry a password. Problems describe it without repeating it.
 Binding connectionUrl(std::string Settings::*member, std::vector<std::string_view> schemes,
                       bool key_value_form, std::string example) {
@@ -361,6 +375,34 @@ std::vector<Entry> entries() {
        count(&S::auth_workers, 0, 256)},
       {"auth_queue", "Auth jobs that may wait for those threads before requests get 503",
        count(&S::auth_queue, 1, 1'000'000)},
+      {"audit_durability",
+       "When an audit event counts as written: sync (fsynced before the reply) or async",
+       choice(&S::audit_durability,
+              {{"async", AuditDurability::kAsync}, {"sync", AuditDurability::kSync}})},
+      {"audit_batch_interval", "async: longest an audit event waits for its fsync (loss window)",
+       duration(&S::audit_batch_interval, milliseconds(1), seconds(10))},
+      {"audit_queue_capacity", "Audit events that may wait for the writer; beyond: counted, reported",
+       count(&S::audit_queue_capacity, 1, 10'000'000)},
+      {"audit_enqueue_timeout", "sync: how long a full audit queue may hold a request before 503",
+       duration(&S::audit_enqueue_timeout, milliseconds(0), seconds(10))},
+      {"audit_segment_size", "Size at which the audit trail starts a new segment file",
+       size(&S::audit_segment_size, 64 * kKiB, 64 * kGiB)},
+      {"audit_checkpoint_every", "Audit events between signed checkpoints (0: by time only)",
+       count(&S::audit_checkpoint_every, 0, 100'000'000)},
+      {"audit_checkpoint_interval", "Longest time between signed audit checkpoints, even when idle",
+       duration(&S::audit_checkpoint_interval, seconds(1), hours(24))},
+      {"audit_key_file",
+       "Audit MAC key file, mode 0600 (empty: BULWARK_AUDIT_KEY; development generates one)",
+       text(&S::audit_key_file)},
+      {"audit_key", "Audit MAC keys as [kid:]hex-or-base64, comma-separated; the last one signs",
+       secretText(&S::audit_key), true},
+      {"audit_forward_secure",
+       "Evolve the audit key per epoch (HKDF), so a stolen key cannot re-sign the past",
+       choice(&S::audit_forward_secure, {{"off", false}, {"on", true}})},
+      {"audit_epoch_records", "Forward security: audit records per key epoch",
+       count(&S::audit_epoch_records, 1, 1'000'000'000)},
+      {"audit_epoch_interval", "Forward security: longest key epoch",
+       duration(&S::audit_epoch_interval, seconds(1), hours(24 * 30))},
       {"database_url", "PostgreSQL URL or key=value string; empty = embedded SQLite",
        connectionUrl(&S::database_url, {"postgres", "postgresql"}, true,
                      "postgresql://user:password@host:5432/db?sslmode=verify-full"),
@@ -903,6 +945,43 @@ class Loader {
       char host[256] = {};
       settings_.node_id =
           gethostname(host, sizeof host - 1) == 0 && host[0] != '\0' ? host : "bulwark";
+    }
+    checkAuditKey();
+  }
+
+  // The key file is checked here so `config check` finds what `serve` would refuse; its content
+  // is parsed (and never printed) by the audit component at start-up.
+  void checkAuditKey() {
+    const bool has_file = !settings_.audit_key_file.empty();
+    if (has_file && !settings_.audit_key.empty()) {
+      report(names_("audit_key"), "is set together with " + names_("audit_key_file"),
+             "set only one of them");
+    }
+    if (settings_.audit_forward_secure && !has_file && !settings_.audit_key.empty()) {
+      report(names_("audit_forward_secure"),
+             "needs the key in a file: forward security rewrites it at every epoch, which a "
+             "key in " + names_("audit_key") + " cannot be",
+             "put the initial key in a file with mode 0600 and set " +
+                 names_("audit_key_file") + "; keep a copy offline to verify the trail");
+    }
+    if (!has_file) {
+      return;
+    }
+    struct stat info {};
+    if (::stat(settings_.audit_key_file.c_str(), &info) != 0) {
+      const int error = errno;
+      report(names_("audit_key_file"),
+             "cannot read " + quoted(settings_.audit_key_file) + ": " + std::strerror(error),
+             "check the path, or create a key: (umask 077; openssl rand -hex 32 > FILE)");
+      return;
+    }
+    if ((info.st_mode & 077) != 0) {
+      char mode[8];
+      std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(info.st_mode & 07777));
+      report(names_("audit_key_file"),
+             quoted(settings_.audit_key_file) + " has mode " + mode +
+                 ": group or others may read or change the audit key",
+             "chmod 600 " + settings_.audit_key_file);
     }
   }
 

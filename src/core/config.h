@@ -17,6 +17,9 @@ namespace bulwark::core {
 
 enum class Mode : std::uint8_t { kDevelopment, kProduction };
 enum class AuthMode : std::uint8_t { kOff, kRequired };
+// When an audit event counts as written (SPEC F3.4): after its batch's fsync before the request
+// is answered (sync), or within audit_batch_interval (async).
+enum class AuditDurability : std::uint8_t { kAsync, kSync };
 enum class DetectMode : std::uint8_t { kOff, kDetect, kBlock };
 // Open sign-up (POST /auth/register): kAuto is open in development, closed in production.
 enum class SignUp : std::uint8_t { kAuto, kOpen, kClosed };
@@ -99,6 +102,20 @@ struct Settings {
   unsigned auth_workers = 0;      // password hashing threads; 0 = one per core
   std::size_t auth_queue = 256;   // jobs waiting for them before 503
 
+  // F3 audit trail (src/audit): <data_dir>/audit/<node_id>/segment-*.ndjson.
+  AuditDurability audit_durability = AuditDurability::kAsync;
+  std::chrono::milliseconds audit_batch_interval{20};    // async: fsync at least this often
+  std::size_t audit_queue_capacity = 65536;              // events waiting for the writer
+  std::chrono::milliseconds audit_enqueue_timeout{100};  // sync: wait for room, then refuse
+  std::uint64_t audit_segment_size = 64ull * 1024 * 1024;
+  std::uint64_t audit_checkpoint_every = 10000;             // events between checkpoints
+  std::chrono::milliseconds audit_checkpoint_interval{60'000};  // heartbeat when idle
+  std::string audit_key_file;  // mode 0600; rewritten per epoch with forward security
+  std::string audit_key;       // secret: [kid:]hex|base64 entries, comma-separated
+  bool audit_forward_secure = false;
+  std::uint64_t audit_epoch_records = 100000;
+  std::chrono::milliseconds audit_epoch_interval{3'600'000};
+
   // Production backends (given behaviour by later issues; validated here).
   std::string database_url;  // secret
   std::string redis_url;     // secret
@@ -121,7 +138,7 @@ enum class SettingKind : std::uint8_t {
   kDuration,  // "250ms", "10s", "5m", "1h" (see parseDuration)
   kEnum,      // one of a fixed set of words
   kList,      // comma-separated (a TOML array of strings in the file)
-  kSecret,    // a connection URL that may carry a password; printed through redactUrl()
+  kSecret,    // a connection URL that may carry a password, or key material; printed redacted
 };
 
 // Describes a setting for env/file/flag/template/redaction.

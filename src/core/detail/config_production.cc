@@ -193,6 +193,20 @@ void weakArgon2(const Settings& settings, const SettingNames& names,
        "use 19MiB with 2 iterations (the default), or 46MiB/1, 12MiB/3, 9MiB/4, 7MiB/5"});
 }
 
+void auditKey(const Settings& settings, const SettingNames& names,
+              std::vector<Problem>& problems) {
+  if (!settings.audit_key_file.empty() || !settings.audit_key.empty()) {
+    return;
+  }
+  problems.push_back(
+      {names("audit_key_file"),
+       "production mode requires an audit key: without one a generated key would sit next to "
+       "the trail it protects",
+       "create one outside the data directory, e.g. (umask 077; openssl rand -hex 32 > "
+       "/etc/bulwark/audit.key), set " + names("audit_key_file") +
+           " to it, and keep a copy offline to verify the trail"});
+}
+
 }  // namespace
 
 void SettingNames::record(std::string_view key, Origin origin) {
@@ -237,6 +251,9 @@ const std::vector<ProductionRule>& productionRules() {
       {"BULWARK_ARGON2_MEMORY and BULWARK_ARGON2_ITERATIONS reach an OWASP argon2id "
        "configuration (19MiB/2 iterations, 46MiB/1, 12MiB/3, 9MiB/4 or 7MiB/5)",
        weakArgon2},
+      {"an audit key is configured (BULWARK_AUDIT_KEY_FILE or BULWARK_AUDIT_KEY); development "
+       "mode generates one under the data directory",
+       auditKey},
   };
   return rules;
 }

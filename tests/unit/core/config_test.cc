@@ -1,6 +1,7 @@
 #include "core/config.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -119,6 +120,18 @@ TEST(SettingsTable, CoversEverySetting) {
                                                   "argon2_iterations",
                                                   "auth_workers",
                                                   "auth_queue",
+                                                  "audit_durability",
+                                                  "audit_batch_interval",
+                                                  "audit_queue_capacity",
+                                                  "audit_enqueue_timeout",
+                                                  "audit_segment_size",
+                                                  "audit_checkpoint_every",
+                                                  "audit_checkpoint_interval",
+                                                  "audit_key_file",
+                                                  "audit_key",
+                                                  "audit_forward_secure",
+                                                  "audit_epoch_records",
+                                                  "audit_epoch_interval",
                                                   "database_url",
                                                   "redis_url"};
   std::vector<std::string_view> actual;
@@ -386,6 +399,7 @@ TEST(LoadSettings, ValuesFromEachSource) {
                  {"BULWARK_MODE", "production"},
                  {"BULWARK_LOG_LEVEL", "warn"},
                  {"BULWARK_NODE_ID", "edge-1"},
+                 {"BULWARK_AUDIT_KEY", "k1:" + std::string(64, 'a')},
                  {"HOME", "/root"}};  // not ours: ignored
   sources.flags = {{"shutdown_timeout", "250ms"}, {"max_request_line", "4KiB"}};
   const auto result = loadSettings(sources);
@@ -706,6 +720,7 @@ class Production : public testing::Test {
          "postgresql://bulwark:S3cretPassw0rd!@db.internal/bulwark?sslmode=verify-full"},
         {"BULWARK_REDIS_URL", "rediss://default:An0therSecret@redis.internal:6380/0"},
         {"BULWARK_TRUSTED_PROXIES", "10.0.0.0/8"},
+        {"BULWARK_AUDIT_KEY", std::string("k1:") + std::string(64, 'a')},
     };
   }
 
@@ -832,7 +847,46 @@ TEST_F(Production, ReportsEveryRefusalAtOnce) {
                   {"BULWARK_REDIS_URL", "redis://redis:6379"},
                   {"BULWARK_LOG_LEVEL", "debug"}};
   const auto result = loadSettings(sources_);
-  EXPECT_EQ(result.problems.size(), 6u) << describe(result.problems);
+  EXPECT_EQ(result.problems.size(), 7u) << describe(result.problems);
+}
+
+TEST_F(Production, RequiresAnAuditKey) {
+  sources_.env.erase("BULWARK_AUDIT_KEY");
+  const Problem problem = onlyProblem("BULWARK_AUDIT_KEY_FILE");
+  EXPECT_NE(problem.message.find("audit key"), std::string::npos);
+  EXPECT_NE(problem.fix.find("openssl rand -hex 32"), std::string::npos);
+}
+
+TEST(AuditSettings, KeyFileMustBePrivateAndKeysAreRedacted) {
+  TempFile key(std::string(64, 'b') + "\n", ".key");
+  ::chmod(key.path().c_str(), 0644);
+  SettingSources sources;
+  sources.env = {{"BULWARK_AUDIT_KEY_FILE", key.path()}};
+  auto result = loadSettings(sources);
+  const Problem* problem = find(result.problems, "BULWARK_AUDIT_KEY_FILE");
+  ASSERT_NE(problem, nullptr) << describe(result.problems);
+  EXPECT_NE(problem->message.find("0644"), std::string::npos);
+  EXPECT_EQ(problem->fix, "chmod 600 " + key.path());
+  ::chmod(key.path().c_str(), 0600);
+  EXPECT_TRUE(loadSettings(sources).problems.empty());
+
+  sources.env = {{"BULWARK_AUDIT_KEY", "k1:" + std::string(64, 'c')},
+                 {"BULWARK_AUDIT_FORWARD_SECURE", "on"}};
+  result = loadSettings(sources);
+  ASSERT_NE(find(result.problems, "BULWARK_AUDIT_FORWARD_SECURE"), nullptr)
+      << describe(result.problems);
+  sources.env = {{"BULWARK_AUDIT_KEY", "k1:" + std::string(64, 'c')},
+                 {"BULWARK_AUDIT_KEY_FILE", key.path()}};
+  ASSERT_NE(find(loadSettings(sources).problems, "BULWARK_AUDIT_KEY"), nullptr);
+
+  sources.env = {{"BULWARK_AUDIT_KEY", "k1:" + std::string(64, 'c')},
+                 {"BULWARK_AUDIT_DURABILITY", "sync"}};
+  result = loadSettings(sources);
+  ASSERT_TRUE(result.problems.empty()) << describe(result.problems);
+  EXPECT_EQ(result.settings.audit_durability, AuditDurability::kSync);
+  const std::string text = describeRedacted(result.settings);
+  EXPECT_EQ(text.find(std::string(64, 'c')), std::string::npos);
+  EXPECT_NE(text.find("BULWARK_AUDIT_KEY=<redacted>\n"), std::string::npos);
 }
 
 TEST(AuthSettings, DefaultsFollowTheSpec) {
