@@ -7,6 +7,8 @@
 #include "app/config_command.h"
 #include "app/serve_command.h"
 #include "app/token_command.h"
+#include "app/users_command.h"
+#include "audit/event.h"
 
 int main(int argc, char** argv) {
   using namespace bulwark;
@@ -51,6 +53,22 @@ int main(int argc, char** argv) {
   auto* list = keys->add_subcommand("list", "list keys: kid alg status created retired until");
   auto* jwks = keys->add_subcommand("jwks", "print the published JWK Set");
 
+  auto* users = cli.add_subcommand("users", "administer accounts (embedded store)");
+  users->require_subcommand(1);
+  app::UsersOptions users_options;
+  auto addUserCommand = [&](const char* name, const char* description) {
+    auto* command = users->add_subcommand(name, description);
+    command->add_option("name", users_options.username, "username")->required();
+    addCommonOptions(command);
+    return command;
+  };
+  auto* user_add = addUserCommand("add", "create an account; the password is read from stdin");
+  user_add->add_option("--role", users_options.roles, "role to grant (repeatable; default: user)")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  auto* user_lock = addUserCommand("lock", "lock an account and revoke all its sessions");
+  auto* user_unlock = addUserCommand("unlock", "unlock an account");
+
   CLI11_PARSE(cli, argc, argv);
   sources.env = core::environmentSettings();
 
@@ -61,5 +79,13 @@ int main(int argc, char** argv) {
   if (rotate->parsed()) return app::runKeysRotate(keys_options, std::cout, std::cerr);
   if (list->parsed()) return app::runKeysList(keys_options, std::cout, std::cerr);
   if (jwks->parsed()) return app::runKeysJwks(keys_options, std::cout, std::cerr);
+  if (user_add->parsed()) {
+    return app::runUsersAdd(sources, users_options, std::cin, std::cout, std::cerr,
+                            audit::makeLoggingSink());
+  }
+  if (user_lock->parsed() || user_unlock->parsed()) {
+    return app::runUsersLock(sources, users_options, user_lock->parsed(), std::cout, std::cerr,
+                             audit::makeLoggingSink());
+  }
   return 2;
 }
