@@ -129,8 +129,8 @@ const auth::RequestContext kCli{"", ""};
 
 }  // namespace
 
-int runUsersAdd(const core::SettingSources& sources, const UsersOptions& options,
-                std::istream& in, std::ostream& out, std::ostream& err, audit::SinkPtr audit) {
+int runUsersAdd(const core::SettingSources& sources, const UsersOptions& options, std::istream& in,
+                std::ostream& out, std::ostream& err, audit::SinkPtr audit) {
   auto accounts = open(sources, err, std::move(audit));
   if (!accounts) {
     return 2;

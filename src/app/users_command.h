@@ -23,8 +23,8 @@ struct UsersOptions {
 // ID)" to `out` and returns 0. Refused (invalid or taken name, password outside the policy,
 // invalid role): the reason on `err`, returns 1. Configuration or store problems: on `err`,
 // returns 2. The password is never echoed or logged. Events go to `audit`.
-int runUsersAdd(const core::SettingSources& sources, const UsersOptions& options,
-                std::istream& in, std::ostream& out, std::ostream& err, audit::SinkPtr audit);
+int runUsersAdd(const core::SettingSources& sources, const UsersOptions& options, std::istream& in,
+                std::ostream& out, std::ostream& err, audit::SinkPtr audit);
 
 // `users lock` / `users unlock`: sets the locked flag (locking also revokes every session and,
 // through the revocation store, the account's access tokens). Returns 0, 1 for an unknown user,

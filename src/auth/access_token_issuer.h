@@ -5,7 +5,6 @@
 // knows: iss, aud, nbf, typ "at+jwt", kid and the signature.
 
 #include <boost/system/result.hpp>
-
 #include <memory>
 #include <string>
 #include <vector>

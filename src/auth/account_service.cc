@@ -1,5 +1,6 @@
 #include "auth/account_service.h"
 
+#include <atomic>
 #include <stdexcept>
 
 #include "auth/detail/events.h"
@@ -60,8 +61,7 @@ class AccountServiceImpl final : public AccountService {
   }
 
   AuthResult<store::User> createUser(std::string_view username, std::string_view password,
-                                     const std::vector<std::string>& roles,
-                                     std::string_view actor,
+                                     const std::vector<std::string>& roles, std::string_view actor,
                                      const RequestContext& context) override {
     const auto normal = store::normalizeUsername(username);
     if (!normal) {
@@ -97,16 +97,19 @@ class AccountServiceImpl final : public AccountService {
       }
       return storeFailure("user create", created.error());
     }
+    ++counters_.registered;
     auto stored = deps_.users->findById(user.id);  // roles as the store keeps them
     if (stored) {
       user = std::move(*stored);
     }
-    detail::record(deps_.audit.get(), clock_, context,
-                   {EventType::kDataModify, Severity::kInfo, Outcome::kSuccess,
-                    std::string(actor), user.username,
-                    {{"action", "user_created"},
-                     {"user_id", user.id},
-                     {"roles", joined(user.roles)}}});
+    detail::record(
+        deps_.audit.get(), clock_, context,
+        {EventType::kDataModify,
+         Severity::kInfo,
+         Outcome::kSuccess,
+         std::string(actor),
+         user.username,
+         {{"action", "user_created"}, {"user_id", user.id}, {"roles", joined(user.roles)}}});
     return user;
   }
 
@@ -119,10 +122,15 @@ class AccountServiceImpl final : public AccountService {
     if (const auto status = deps_.lockout->check(account, context.client_address);
         status.locked()) {
       detail::record(deps_.audit.get(), clock_, context,
-                     {EventType::kLoginFailed, Severity::kMedium, Outcome::kDenied, "", target,
+                     {EventType::kLoginFailed,
+                      Severity::kMedium,
+                      Outcome::kDenied,
+                      "",
+                      target,
                       {{"reason", "locked_out"},
                        {"scope", std::string(scopeName(status.scope))},
                        {"retry_after_s", std::to_string(status.retry_after.count())}}});
+      ++counters_.locked_out;
       return failure(AuthError::kLockedOut, status.retry_after);
     }
 
@@ -142,10 +150,11 @@ class AccountServiceImpl final : public AccountService {
         deps_.hasher->verify(user ? std::string_view(user->password_hash) : dummy_hash_, checked);
 
     if (!user || !verified || !length_ok || user->locked) {
-      const char* reason = !user               ? "unknown_user"
-                           : user->locked      ? "account_locked"
-                                               : "bad_password";
+      const char* reason = !user          ? "unknown_user"
+                           : user->locked ? "account_locked"
+                                          : "bad_password";
       failedLogin(context, user ? user->id : "", target, account, reason);
+      ++counters_.login_failures;
       return failure(AuthError::kInvalidCredentials);
     }
 
@@ -157,10 +166,26 @@ class AccountServiceImpl final : public AccountService {
     if (!grant) {
       return grant.error();
     }
+    ++counters_.logins;
     detail::record(deps_.audit.get(), clock_, context,
-                   {EventType::kLogin, Severity::kInfo, Outcome::kSuccess, user->id,
-                    user->username, {{"sid", grant->session_id}}});
+                   {EventType::kLogin,
+                    Severity::kInfo,
+                    Outcome::kSuccess,
+                    user->id,
+                    user->username,
+                    {{"sid", grant->session_id}}});
     return grant;
+  }
+
+  AccountStats stats() const override {
+    AccountStats out;
+    out.registered = counters_.registered.load();
+    out.logins = counters_.logins.load();
+    out.login_failures = counters_.login_failures.load();
+    out.locked_out = counters_.locked_out.load();
+    out.lockouts_started = counters_.lockouts_started.load();
+    out.rehashed = counters_.rehashed.load();
+    return out;
   }
 
   LockoutStatus checkLockout(std::string_view username,
@@ -191,8 +216,11 @@ class AccountServiceImpl final : public AccountService {
       deps_.lockout->clearAccount(user->username);
     }
     detail::record(deps_.audit.get(), clock_, context,
-                   {EventType::kPermissionChange, Severity::kMedium, Outcome::kSuccess,
-                    std::string(actor), user->username,
+                   {EventType::kPermissionChange,
+                    Severity::kMedium,
+                    Outcome::kSuccess,
+                    std::string(actor),
+                    user->username,
                     {{"action", locked ? "lock" : "unlock"},
                      {"user_id", user->id},
                      {"sessions_revoked", sessions}}});
@@ -214,8 +242,11 @@ class AccountServiceImpl final : public AccountService {
       return storeFailure("user roles", set.error());
     }
     detail::record(deps_.audit.get(), clock_, context,
-                   {EventType::kPermissionChange, Severity::kMedium, Outcome::kSuccess,
-                    std::string(actor), user->username,
+                   {EventType::kPermissionChange,
+                    Severity::kMedium,
+                    Outcome::kSuccess,
+                    std::string(actor),
+                    user->username,
                     {{"action", "set_roles"},
                      {"user_id", user->id},
                      {"before", joined(user->roles)},
@@ -248,14 +279,21 @@ class AccountServiceImpl final : public AccountService {
                    const std::string& target, const std::string& account, const char* reason) {
     const auto counted = deps_.lockout->recordFailure(account, context.client_address);
     detail::record(deps_.audit.get(), clock_, context,
-                   {EventType::kLoginFailed, Severity::kLow, Outcome::kFailure, user_id, target,
+                   {EventType::kLoginFailed,
+                    Severity::kLow,
+                    Outcome::kFailure,
+                    user_id,
+                    target,
                     {{"reason", reason},
                      {"account_failures", std::to_string(counted.account_failures)},
                      {"address_failures", std::to_string(counted.address_failures)}}});
-    const auto incident = [&](std::string_view scope, const std::string& on,
-                              std::uint32_t failures, std::chrono::milliseconds locked_for) {
+    const auto incident = [&](std::string_view scope, const std::string& on, std::uint32_t failures,
+                              std::chrono::milliseconds locked_for) {
       detail::record(deps_.audit.get(), clock_, context,
-                     {EventType::kSecurityIncident, Severity::kHigh, Outcome::kBlocked, user_id,
+                     {EventType::kSecurityIncident,
+                      Severity::kHigh,
+                      Outcome::kBlocked,
+                      user_id,
                       on,
                       {{"reason", "brute_force"},
                        {"scope", std::string(scope)},
@@ -263,9 +301,11 @@ class AccountServiceImpl final : public AccountService {
                        {"locked_for_ms", std::to_string(locked_for.count())}}});
     };
     if (counted.account_locked_for.count() > 0) {
+      ++counters_.lockouts_started;
       incident("account", target, counted.account_failures, counted.account_locked_for);
     }
     if (counted.address_locked_for.count() > 0) {
+      ++counters_.lockouts_started;
       incident("address", context.client_address, counted.address_failures,
                counted.address_locked_for);
     }
@@ -280,7 +320,9 @@ class AccountServiceImpl final : public AccountService {
     if (auto set = deps_.users->setPasswordHash(user.id, *hash); !set) {
       core::log(core::LogLevel::kWarn, "password rehash not stored",
                 {{"user_id", user.id}, {"error", set.error().message()}});
+      return;
     }
+    ++counters_.rehashed;
   }
 
   static AuthFailure storeFailure(std::string_view operation,
@@ -290,6 +332,16 @@ class AccountServiceImpl final : public AccountService {
     return failure(AuthError::kUnavailable);
   }
 
+  struct Counters {
+    std::atomic<std::uint64_t> registered{0};
+    std::atomic<std::uint64_t> logins{0};
+    std::atomic<std::uint64_t> login_failures{0};
+    std::atomic<std::uint64_t> locked_out{0};
+    std::atomic<std::uint64_t> lockouts_started{0};
+    std::atomic<std::uint64_t> rehashed{0};
+  };
+
+  Counters counters_;
   const AccountConfig config_;
   const AccountDeps deps_;
   const core::Clock& clock_;
@@ -300,8 +352,7 @@ class AccountServiceImpl final : public AccountService {
 }  // namespace
 
 std::shared_ptr<AccountService> AccountService::create(const AccountConfig& config,
-                                                       AccountDeps deps,
-                                                       const core::Clock& clock,
+                                                       AccountDeps deps, const core::Clock& clock,
                                                        crypto::Random& random) {
   if (!deps.users || !deps.hasher || !deps.lockout || !deps.sessions) {
     throw std::invalid_argument(

@@ -45,6 +45,16 @@ struct AccountConfig {
   std::size_t max_password_length = 1024;          // bounds the hashing input
 };
 
+// Decision counters (STYLE habit 7), for /metrics. Monotonic since creation.
+struct AccountStats {
+  std::uint64_t registered = 0;        // accounts created (sign-up, CLI, administrators)
+  std::uint64_t logins = 0;            // successful
+  std::uint64_t login_failures = 0;    // kInvalidCredentials
+  std::uint64_t locked_out = 0;        // refused with kLockedOut
+  std::uint64_t lockouts_started = 0;  // account or address lockouts begun (incidents)
+  std::uint64_t rehashed = 0;          // hashes upgraded to the current parameters
+};
+
 struct AccountDeps {
   store::UserStorePtr users;
   PasswordHasherPtr hasher;
@@ -95,6 +105,9 @@ class AccountService {
                                                   const std::vector<std::string>& roles,
                                                   std::string_view actor,
                                                   const RequestContext& context) = 0;
+
+  // Counters of the decisions taken so far. Thread-safe.
+  virtual AccountStats stats() const = 0;
 
   // Creates the service; computes the dummy hash (one argon2id run). Throws
   // std::invalid_argument for a missing dependency or invalid default roles (start-up only).

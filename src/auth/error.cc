@@ -2,7 +2,6 @@
 
 #include <boost/system/system_error.hpp>
 #include <boost/throw_exception.hpp>
-
 #include <string>
 
 namespace bulwark::auth {

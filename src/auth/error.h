@@ -7,7 +7,6 @@
 
 #include <boost/system/error_code.hpp>
 #include <boost/system/result.hpp>
-
 #include <chrono>
 #include <string_view>
 #include <type_traits>
@@ -16,16 +15,16 @@ namespace bulwark::auth {
 
 enum class AuthError {
   kInvalidCredentials = 1,  // login refused: unknown user, wrong password or locked account
-  kLockedOut,         // too many failures for this account or client address: Retry-After
-  kSignUpClosed,      // open sign-up is off
-  kUsernameTaken,     // registration: the (normalised) name exists
-  kInvalidUsername,   // not acceptable as a username (store::normalizeUsername)
-  kInvalidPassword,   // shorter or longer than the policy allows
-  kInvalidRole,       // not acceptable as a role (store::isValidRole)
-  kInvalidGrant,      // refresh token unknown, expired, revoked or reused
-  kNotFound,          // administration of an unknown user
-  kBusy,              // the worker pool is full: try again shortly (Retry-After)
-  kUnavailable,       // a store or the token signer failed: try again later
+  kLockedOut,               // too many failures for this account or client address: Retry-After
+  kSignUpClosed,            // open sign-up is off
+  kUsernameTaken,           // registration: the (normalised) name exists
+  kInvalidUsername,         // not acceptable as a username (store::normalizeUsername)
+  kInvalidPassword,         // shorter or longer than the policy allows
+  kInvalidRole,             // not acceptable as a role (store::isValidRole)
+  kInvalidGrant,            // refresh token unknown, expired, revoked or reused
+  kNotFound,                // administration of an unknown user
+  kBusy,                    // the worker pool is full: try again shortly (Retry-After)
+  kUnavailable,             // a store or the token signer failed: try again later
 };
 
 const boost::system::error_category& authCategory();

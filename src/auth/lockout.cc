@@ -54,9 +54,8 @@ struct Lockout::State {
     return std::min(delay, config.max_delay);
   }
 
-  std::chrono::milliseconds fail(Counters& counters, std::string_view key,
-                                 std::uint32_t threshold, core::MonotonicTime now,
-                                 std::uint32_t& failures) {
+  std::chrono::milliseconds fail(Counters& counters, std::string_view key, std::uint32_t threshold,
+                                 core::MonotonicTime now, std::uint32_t& failures) {
     auto it = counters.find(key);
     if (it == counters.end()) {
       if (counters.size() >= config.max_entries) {
@@ -84,16 +83,16 @@ struct Lockout::State {
     if (counters.size() < config.max_entries || counters.empty()) {
       return;
     }
-    auto victim = std::min_element(counters.begin(), counters.end(), [&](const auto& a,
-                                                                         const auto& b) {
-      const bool a_locked = now < a.second.locked_until;
-      const bool b_locked = now < b.second.locked_until;
-      if (a_locked != b_locked) {
-        return !a_locked;
-      }
-      return a_locked ? a.second.locked_until < b.second.locked_until
-                      : a.second.last_failure < b.second.last_failure;
-    });
+    auto victim =
+        std::min_element(counters.begin(), counters.end(), [&](const auto& a, const auto& b) {
+          const bool a_locked = now < a.second.locked_until;
+          const bool b_locked = now < b.second.locked_until;
+          if (a_locked != b_locked) {
+            return !a_locked;
+          }
+          return a_locked ? a.second.locked_until < b.second.locked_until
+                          : a.second.last_failure < b.second.last_failure;
+        });
     counters.erase(victim);
   }
 };
@@ -127,14 +126,13 @@ FailureOutcome Lockout::recordFailure(std::string_view account, std::string_view
   std::lock_guard lock(state_->mutex);
   FailureOutcome outcome;
   if (!account.empty()) {
-    outcome.account_locked_for = state_->fail(state_->accounts, account,
-                                              state_->config.account_threshold, now,
-                                              outcome.account_failures);
+    outcome.account_locked_for = state_->fail(
+        state_->accounts, account, state_->config.account_threshold, now, outcome.account_failures);
   }
   if (!address.empty()) {
-    outcome.address_locked_for = state_->fail(state_->addresses, address,
-                                              state_->config.address_threshold, now,
-                                              outcome.address_failures);
+    outcome.address_locked_for =
+        state_->fail(state_->addresses, address, state_->config.address_threshold, now,
+                     outcome.address_failures);
   }
   return outcome;
 }

@@ -24,10 +24,10 @@
 namespace bulwark::auth {
 
 struct LockoutConfig {
-  std::uint32_t account_threshold = 5;   // failures of one account before it locks
-  std::uint32_t address_threshold = 20;  // failures from one client address before it locks
-  std::chrono::milliseconds base_delay{30'000};    // first lockout
-  std::chrono::milliseconds max_delay{900'000};    // longest lockout (15 min)
+  std::uint32_t account_threshold = 5;           // failures of one account before it locks
+  std::uint32_t address_threshold = 20;          // failures from one client address before it locks
+  std::chrono::milliseconds base_delay{30'000};  // first lockout
+  std::chrono::milliseconds max_delay{900'000};  // longest lockout (15 min)
   std::chrono::milliseconds forget_after{3'600'000};  // quiet time that clears a counter
   std::size_t max_entries = 100'000;  // per kind; the stalest unlocked entries go first
 };

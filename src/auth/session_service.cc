@@ -1,6 +1,7 @@
 #include "auth/session_service.h"
 
 #include <algorithm>
+#include <atomic>
 #include <stdexcept>
 
 #include "auth/detail/events.h"
@@ -35,6 +36,62 @@ class SessionServiceImpl final : public SessionService {
       : config_(config), deps_(std::move(deps)), clock_(clock), random_(random) {}
 
   AuthResult<TokenGrant> start(const store::User& user, const RequestContext& context) override {
+    auto started = counted(startImpl(user));
+    if (started) {
+      ++counters_.started;
+    }
+    return started;
+  }
+
+  AuthResult<void> logout(const AccessTokenClaims& claims, std::string_view refresh_token,
+                          const RequestContext& context) override {
+    return counted(logoutImpl(claims, refresh_token, context));
+  }
+
+  AuthResult<std::size_t> logoutAll(std::string_view user_id, std::string_view actor,
+                                    std::string_view reason,
+                                    const RequestContext& context) override {
+    return counted(logoutAllImpl(user_id, actor, reason, context));
+  }
+
+  AuthResult<void> revokeRefreshToken(std::string_view refresh_token,
+                                      const RequestContext& context) override {
+    return counted(revokeRefreshTokenImpl(refresh_token, context));
+  }
+
+  AuthResult<void> revokeAccessToken(const AccessTokenClaims& claims,
+                                     const RequestContext& context) override {
+    return counted(revokeAccessTokenImpl(claims, context));
+  }
+
+  AuthResult<RefreshIntrospection> introspectRefreshToken(std::string_view refresh_token) override {
+    return counted(introspectImpl(refresh_token));
+  }
+
+  AuthResult<TokenGrant> refresh(std::string_view refresh_token,
+                                 const RequestContext& context) override {
+    return counted(refreshImpl(refresh_token, context));
+  }
+
+  SessionStats stats() const override {
+    SessionStats out;
+    out.started = counters_.started.load();
+    out.rotated = counters_.rotated.load();
+    out.leeway_retries = counters_.leeway_retries.load();
+    out.reuse_detected = counters_.reuse_detected.load();
+    out.refresh_refused = counters_.refresh_refused.load();
+    out.revoked = counters_.revoked.load();
+    out.unavailable = counters_.unavailable.load();
+    return out;
+  }
+
+  bool isRevoked(const AccessTokenClaims& claims) const override {
+    return deps_.revocations->isRevoked(claims.token_id, claims.session_id, claims.subject,
+                                        claims.issued_at);
+  }
+
+ private:
+  AuthResult<TokenGrant> startImpl(const store::User& user) {
     const auto now = clock_.systemTime();
     const std::string sid = crypto::randomToken(random_, kIdBytes);
     // Minted before the family exists: a signer failure then leaves nothing behind.
@@ -57,8 +114,8 @@ class SessionServiceImpl final : public SessionService {
     return grant(std::move(*access), refresh_token, sid, user, session.token_expires);
   }
 
-  AuthResult<TokenGrant> refresh(std::string_view refresh_token,
-                                 const RequestContext& context) override {
+  AuthResult<TokenGrant> refreshImpl(std::string_view refresh_token,
+                                     const RequestContext& context) {
     const auto now = clock_.systemTime();
     if (refresh_token.empty() || refresh_token.size() > kMaxRefreshTokenLength) {
       refreshFailed(context, "", "", "malformed");
@@ -118,9 +175,14 @@ class SessionServiceImpl final : public SessionService {
     const store::Session& after = rotated->session;
     switch (rotated->outcome) {
       case RotateOutcome::kRotated:
+        ++counters_.rotated;
         detail::record(deps_.audit.get(), clock_, context,
-                       {EventType::kTokenRefresh, Severity::kInfo, Outcome::kSuccess, user->id,
-                        after.sid, {{"generation", std::to_string(after.generation)}}});
+                       {EventType::kTokenRefresh,
+                        Severity::kInfo,
+                        Outcome::kSuccess,
+                        user->id,
+                        after.sid,
+                        {{"generation", std::to_string(after.generation)}}});
         return grant(std::move(*access), successor, after.sid, *user, after.token_expires);
       case RotateOutcome::kRetry: {
         auto opened = detail::openSuccessor(refresh_token, rotated->successor_sealed);
@@ -130,11 +192,15 @@ class SessionServiceImpl final : public SessionService {
           refreshFailed(context, user->id, after.sid, "retry_unavailable");
           return failure(AuthError::kInvalidGrant);
         }
-        detail::record(deps_.audit.get(), clock_, context,
-                       {EventType::kTokenRefresh, Severity::kInfo, Outcome::kSuccess, user->id,
-                        after.sid,
-                        {{"generation", std::to_string(after.generation)},
-                         {"retry", "reuse_leeway"}}});
+        ++counters_.leeway_retries;
+        detail::record(
+            deps_.audit.get(), clock_, context,
+            {EventType::kTokenRefresh,
+             Severity::kInfo,
+             Outcome::kSuccess,
+             user->id,
+             after.sid,
+             {{"generation", std::to_string(after.generation)}, {"retry", "reuse_leeway"}}});
         return grant(std::move(*access), *opened, after.sid, *user, after.token_expires);
       }
       case RotateOutcome::kReuse:
@@ -152,8 +218,8 @@ class SessionServiceImpl final : public SessionService {
     return failure(AuthError::kInvalidGrant);
   }
 
-  AuthResult<void> logout(const AccessTokenClaims& claims, std::string_view refresh_token,
-                          const RequestContext& context) override {
+  AuthResult<void> logoutImpl(const AccessTokenClaims& claims, std::string_view refresh_token,
+                              const RequestContext& context) {
     const auto now = clock_.systemTime();
     if (claims.subject.empty()) {
       return failure(AuthError::kInvalidGrant);
@@ -176,15 +242,18 @@ class SessionServiceImpl final : public SessionService {
     }
     if (outcome) {
       detail::record(deps_.audit.get(), clock_, context,
-                     {EventType::kLogout, Severity::kInfo, Outcome::kSuccess, claims.subject,
-                      claims.session_id, {{"scope", "session"}}});
+                     {EventType::kLogout,
+                      Severity::kInfo,
+                      Outcome::kSuccess,
+                      claims.subject,
+                      claims.session_id,
+                      {{"scope", "session"}}});
     }
     return outcome;
   }
 
-  AuthResult<std::size_t> logoutAll(std::string_view user_id, std::string_view actor,
-                                    std::string_view reason,
-                                    const RequestContext& context) override {
+  AuthResult<std::size_t> logoutAllImpl(std::string_view user_id, std::string_view actor,
+                                        std::string_view reason, const RequestContext& context) {
     const auto now = clock_.systemTime();
     if (user_id.empty()) {
       return failure(AuthError::kNotFound);
@@ -193,17 +262,17 @@ class SessionServiceImpl final : public SessionService {
     // the not-before, but by its sid, revoked below with every session that exists now.
     const auto not_before = wholeSeconds(now);
     bool persisted = true;
-    persisted &= keep(deps_.revocations->revoke({store::RevocationKind::kUser,
-                                                 std::string(user_id), not_before,
-                                                 now + store::kMaxRevocationLifetime}));
+    persisted &= keep(deps_.revocations->revoke({store::RevocationKind::kUser, std::string(user_id),
+                                                 not_before, now + store::kMaxRevocationLifetime}));
     auto sessions = deps_.sessions->revokeAllForUser(user_id, reason, now);
     if (!sessions) {
       logStoreFailure("session revoke all", sessions.error());
       return failure(AuthError::kUnavailable);
     }
+    counters_.revoked += sessions->size();
     for (const auto& session : *sessions) {
-      persisted &= keep(deps_.revocations->revoke(sessionRevocation(session.sid, session.expires,
-                                                                    now)));
+      persisted &=
+          keep(deps_.revocations->revoke(sessionRevocation(session.sid, session.expires, now)));
     }
     if (auto raised = deps_.users->raiseNotBefore(user_id, not_before);
         !raised && raised.error() != StoreError::kNotFound) {
@@ -211,7 +280,10 @@ class SessionServiceImpl final : public SessionService {
       persisted = false;
     }
     detail::record(deps_.audit.get(), clock_, context,
-                   {EventType::kLogout, Severity::kInfo, Outcome::kSuccess, std::string(actor),
+                   {EventType::kLogout,
+                    Severity::kInfo,
+                    Outcome::kSuccess,
+                    std::string(actor),
                     std::string(user_id),
                     {{"scope", "all"},
                      {"reason", std::string(reason)},
@@ -222,8 +294,8 @@ class SessionServiceImpl final : public SessionService {
     return sessions->size();
   }
 
-  AuthResult<void> revokeRefreshToken(std::string_view refresh_token,
-                                      const RequestContext& context) override {
+  AuthResult<void> revokeRefreshTokenImpl(std::string_view refresh_token,
+                                          const RequestContext& context) {
     if (refresh_token.empty() || refresh_token.size() > kMaxRefreshTokenLength) {
       return {};
     }
@@ -236,32 +308,38 @@ class SessionServiceImpl final : public SessionService {
       return failure(AuthError::kUnavailable);
     }
     const auto& session = lookup->session;
-    auto revoked = revokeFamily(session.sid, session.user_id, session.expires, "revoked",
-                                clock_.systemTime());
+    auto revoked =
+        revokeFamily(session.sid, session.user_id, session.expires, "revoked", clock_.systemTime());
     if (!revoked) {
       return revoked.error();
     }
     detail::record(deps_.audit.get(), clock_, context,
-                   {EventType::kTokenRevoke, Severity::kInfo, Outcome::kSuccess,
-                    session.user_id, session.sid,
+                   {EventType::kTokenRevoke,
+                    Severity::kInfo,
+                    Outcome::kSuccess,
+                    session.user_id,
+                    session.sid,
                     {{"token_type", "refresh_token"}, {"scope", "session"}}});
     return {};
   }
 
-  AuthResult<void> revokeAccessToken(const AccessTokenClaims& claims,
-                                     const RequestContext& context) override {
+  AuthResult<void> revokeAccessTokenImpl(const AccessTokenClaims& claims,
+                                         const RequestContext& context) {
     if (claims.token_id.empty()) {
       return {};  // nothing to name it by (RFC 7009: still a 200)
     }
     auto revoked = revokeToken(claims, clock_.systemTime());
     detail::record(deps_.audit.get(), clock_, context,
-                   {EventType::kTokenRevoke, Severity::kInfo, Outcome::kSuccess, claims.subject,
-                    claims.token_id, {{"token_type", "access_token"}, {"scope", "token"}}});
+                   {EventType::kTokenRevoke,
+                    Severity::kInfo,
+                    Outcome::kSuccess,
+                    claims.subject,
+                    claims.token_id,
+                    {{"token_type", "access_token"}, {"scope", "token"}}});
     return revoked;
   }
 
-  AuthResult<RefreshIntrospection> introspectRefreshToken(
-      std::string_view refresh_token) override {
+  AuthResult<RefreshIntrospection> introspectImpl(std::string_view refresh_token) {
     RefreshIntrospection out;
     if (refresh_token.empty() || refresh_token.size() > kMaxRefreshTokenLength) {
       return out;
@@ -288,12 +366,14 @@ class SessionServiceImpl final : public SessionService {
     return out;
   }
 
-  bool isRevoked(const AccessTokenClaims& claims) const override {
-    return deps_.revocations->isRevoked(claims.token_id, claims.session_id, claims.subject,
-                                        claims.issued_at);
+  template <class T>
+  AuthResult<T> counted(AuthResult<T> result) {
+    if (!result && result.error().error == AuthError::kUnavailable) {
+      ++counters_.unavailable;
+    }
+    return result;
   }
 
- private:
   AuthResult<IssuedToken> mint(const std::string& user_id, const std::string& sid,
                                const std::vector<std::string>& roles, core::SystemTime now) {
     TokenSubject subject;
@@ -331,19 +411,27 @@ class SessionServiceImpl final : public SessionService {
   AuthResult<TokenGrant> reuseDetected(const store::RotateResult& rotated,
                                        const RequestContext& context, core::SystemTime now) {
     const store::Session& family = rotated.session;
+    ++counters_.reuse_detected;
     // The store revoked the family with the decision; its access tokens die here.
-    const bool persisted = keep(
-        deps_.revocations->revoke(sessionRevocation(family.sid, family.expires, now)));
+    const bool persisted =
+        keep(deps_.revocations->revoke(sessionRevocation(family.sid, family.expires, now)));
     detail::record(deps_.audit.get(), clock_, context,
-                   {EventType::kSecurityIncident, Severity::kHigh, Outcome::kBlocked,
-                    family.user_id, family.sid,
+                   {EventType::kSecurityIncident,
+                    Severity::kHigh,
+                    Outcome::kBlocked,
+                    family.user_id,
+                    family.sid,
                     {{"reason", "refresh_token_reuse"},
                      {"presented_generation", std::to_string(rotated.presented_generation)},
                      {"current_generation", std::to_string(family.generation)},
                      {"action", "session_revoked"}}});
     detail::record(deps_.audit.get(), clock_, context,
-                   {EventType::kTokenRevoke, Severity::kHigh, Outcome::kSuccess, family.user_id,
-                    family.sid, {{"reason", "reuse"}, {"scope", "session"}}});
+                   {EventType::kTokenRevoke,
+                    Severity::kHigh,
+                    Outcome::kSuccess,
+                    family.user_id,
+                    family.sid,
+                    {{"reason", "reuse"}, {"scope", "session"}}});
     if (!persisted) {
       core::log(core::LogLevel::kError, "revocation after refresh-token reuse not persisted",
                 {{"sid", family.sid}});
@@ -359,8 +447,8 @@ class SessionServiceImpl final : public SessionService {
     if (!session && session.error() != StoreError::kNotFound) {
       logStoreFailure("session lookup", session.error());
       // Still end its access tokens on this node.
-      (void)deps_.revocations->revoke(sessionRevocation(sid, now + store::kMaxRevocationLifetime,
-                                                        now));
+      (void)deps_.revocations->revoke(
+          sessionRevocation(sid, now + store::kMaxRevocationLifetime, now));
       return failure(AuthError::kUnavailable);
     }
     if (session && session->user_id != user_id) {
@@ -386,6 +474,9 @@ class SessionServiceImpl final : public SessionService {
       logStoreFailure("session revoke", revoked.error());
       return failure(AuthError::kUnavailable);
     }
+    if (revoked && *revoked) {
+      ++counters_.revoked;
+    }
     if (!in_set) {
       return failure(AuthError::kUnavailable);
     }
@@ -398,12 +489,15 @@ class SessionServiceImpl final : public SessionService {
             {store::RevocationKind::kToken, claims.token_id, {}, expires}))) {
       return failure(AuthError::kUnavailable);
     }
+    ++counters_.revoked;
     return {};
   }
 
   static store::Revocation sessionRevocation(const std::string& sid, core::SystemTime expires,
                                              core::SystemTime now) {
-    return {store::RevocationKind::kSession, sid, {},
+    return {store::RevocationKind::kSession,
+            sid,
+            {},
             std::min(expires, now + store::kMaxRevocationLifetime)};
   }
 
@@ -418,9 +512,14 @@ class SessionServiceImpl final : public SessionService {
 
   void refreshFailed(const RequestContext& context, std::string actor, std::string sid,
                      std::string reason) {
+    ++counters_.refresh_refused;
     detail::record(deps_.audit.get(), clock_, context,
-                   {EventType::kTokenRefresh, Severity::kLow, Outcome::kFailure, std::move(actor),
-                    std::move(sid), {{"reason", std::move(reason)}}});
+                   {EventType::kTokenRefresh,
+                    Severity::kLow,
+                    Outcome::kFailure,
+                    std::move(actor),
+                    std::move(sid),
+                    {{"reason", std::move(reason)}}});
   }
 
   static void logStoreFailure(std::string_view operation, const boost::system::error_code& error) {
@@ -428,6 +527,17 @@ class SessionServiceImpl final : public SessionService {
               {{"operation", operation}, {"error", error.message()}});
   }
 
+  struct Counters {
+    std::atomic<std::uint64_t> started{0};
+    std::atomic<std::uint64_t> rotated{0};
+    std::atomic<std::uint64_t> leeway_retries{0};
+    std::atomic<std::uint64_t> reuse_detected{0};
+    std::atomic<std::uint64_t> refresh_refused{0};
+    std::atomic<std::uint64_t> revoked{0};
+    std::atomic<std::uint64_t> unavailable{0};
+  };
+
+  Counters counters_;
   const SessionConfig config_;
   const SessionDeps deps_;
   const core::Clock& clock_;

@@ -38,10 +38,10 @@
 namespace bulwark::auth {
 
 struct SessionConfig {
-  std::chrono::seconds access_ttl{15 * 60};              // access token lifetime (SPEC: 15 min)
-  std::chrono::seconds refresh_ttl{7 * 24 * 3600};       // each refresh token (SPEC: 7 days)
+  std::chrono::seconds access_ttl{15 * 60};               // access token lifetime (SPEC: 15 min)
+  std::chrono::seconds refresh_ttl{7 * 24 * 3600};        // each refresh token (SPEC: 7 days)
   std::chrono::seconds session_lifetime{30 * 24 * 3600};  // absolute, whatever rotations happen
-  std::chrono::milliseconds reuse_leeway{0};             // 0 .. kMaxReuseLeeway
+  std::chrono::milliseconds reuse_leeway{0};              // 0 .. kMaxReuseLeeway
   static constexpr std::chrono::seconds kMaxReuseLeeway{60};
 };
 
@@ -50,7 +50,7 @@ std::optional<std::string> validateSessionConfig(const SessionConfig& config);
 
 // What login and refresh answer (SPEC: {access_token, token_type, expires_in, refresh_token}).
 struct TokenGrant {
-  std::string access_token;   // secret
+  std::string access_token;  // secret
   std::string token_type = "Bearer";
   std::chrono::seconds expires_in{0};
   std::string refresh_token;  // secret
@@ -76,6 +76,17 @@ struct RefreshIntrospection {
   std::string session_id;
   core::SystemTime issued_at{};   // when this token was minted
   core::SystemTime expires_at{};  // this token's end
+};
+
+// Decision counters (STYLE habit 7), for /metrics. Monotonic since creation.
+struct SessionStats {
+  std::uint64_t started = 0;
+  std::uint64_t rotated = 0;
+  std::uint64_t leeway_retries = 0;
+  std::uint64_t reuse_detected = 0;   // families revoked for reuse
+  std::uint64_t refresh_refused = 0;  // invalid_grant other than reuse
+  std::uint64_t revoked = 0;          // sessions and tokens revoked (logout, RFC 7009, locks)
+  std::uint64_t unavailable = 0;      // store or signer failures
 };
 
 struct SessionDeps {
@@ -135,6 +146,9 @@ class SessionService {
   // RFC 7662 for a refresh token. Inactive for unknown, expired, revoked or superseded tokens.
   [[nodiscard]] virtual AuthResult<RefreshIntrospection> introspectRefreshToken(
       std::string_view refresh_token) = 0;
+
+  // Counters of the decisions taken so far. Thread-safe.
+  virtual SessionStats stats() const = 0;
 
   // The hot-path check for a verified access token (DESIGN decision 5): revoked by jti, by sid,
   // or issued before its user's not-before. In memory; never blocks.

@@ -40,8 +40,8 @@ class WorkerPool {
     std::uint64_t accepted = 0;
     std::uint64_t rejected = 0;  // refused by submit()
     std::uint64_t completed = 0;
-    std::uint64_t failed = 0;    // threw
-    std::size_t queued = 0;      // waiting now
+    std::uint64_t failed = 0;  // threw
+    std::size_t queued = 0;    // waiting now
   };
   Stats stats() const;
 

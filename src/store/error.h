@@ -5,7 +5,6 @@
 
 #include <boost/system/error_code.hpp>
 #include <boost/system/result.hpp>
-
 #include <type_traits>
 
 namespace bulwark::store {

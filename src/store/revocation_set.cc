@@ -39,9 +39,7 @@ struct RevocationSet::Impl {
 
   explicit Impl(std::size_t shard_count) : shards(std::max<std::size_t>(1, shard_count)) {}
 
-  Shard& shardFor(std::string_view key) {
-    return shards[StringHash{}(key) % shards.size()];
-  }
+  Shard& shardFor(std::string_view key) { return shards[StringHash{}(key) % shards.size()]; }
   const Shard& shardFor(std::string_view key) const {
     return shards[StringHash{}(key) % shards.size()];
   }

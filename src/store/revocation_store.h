@@ -35,9 +35,9 @@ enum class RevocationKind : std::uint8_t {
 
 struct Revocation {
   RevocationKind kind = RevocationKind::kToken;
-  std::string key;                 // jti, sid or user id
-  core::SystemTime not_before{};   // kUser only
-  core::SystemTime expires{};      // when the entry may be forgotten
+  std::string key;                // jti, sid or user id
+  core::SystemTime not_before{};  // kUser only
+  core::SystemTime expires{};     // when the entry may be forgotten
 };
 
 // The in-memory set one node checks on every request. Thread-safe: lookups take a shared lock on
@@ -84,6 +84,10 @@ class RevocationStore {
   [[nodiscard]] virtual Result<std::size_t> sync(core::SystemTime now) = 0;
   // Number of entries in this node's set.
   virtual std::size_t size() const = 0;
+  // False while this node cannot vouch that its set is current (a shared store that lost its
+  // feed and has not resynchronised yet); the gateway then refuses protected routes with 503
+  // (DESIGN decision 9: fail closed). The embedded stores are always current.
+  virtual bool isCurrent() const { return true; }
 };
 using RevocationStorePtr = std::shared_ptr<RevocationStore>;
 

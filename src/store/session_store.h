@@ -58,9 +58,9 @@ struct NewSession {
 };
 
 struct RotateRequest {
-  TokenHash presented{};          // hash of the token the client sent
-  TokenHash next{};               // hash of the successor the caller minted
-  std::string next_sealed;        // the successor sealed under the presented token ("" = none)
+  TokenHash presented{};    // hash of the token the client sent
+  TokenHash next{};         // hash of the successor the caller minted
+  std::string next_sealed;  // the successor sealed under the presented token ("" = none)
   core::SystemTime now{};
   core::SystemTime next_expires{};  // the successor's end; the store caps it at Session::expires
   // A retry of the immediately previous token no later than this after its rotation gets the
@@ -81,9 +81,9 @@ enum class RotateOutcome : std::uint8_t {
 
 struct RotateResult {
   RotateOutcome outcome = RotateOutcome::kUnknown;
-  Session session;                       // the family after the decision (empty for kUnknown)
+  Session session;                         // the family after the decision (empty for kUnknown)
   std::uint64_t presented_generation = 0;  // generation of the presented token (0 for kUnknown)
-  std::string successor_sealed;          // kRetry only
+  std::string successor_sealed;            // kRetry only
 };
 
 // A session found by one of its tokens.

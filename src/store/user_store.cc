@@ -26,8 +26,8 @@ std::optional<std::string> normalizeUsername(std::string_view username) {
 
 bool isValidRole(std::string_view role) {
   return !role.empty() && role.size() <= 64 && std::all_of(role.begin(), role.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-' || c == '.' || c == ':';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.' || c == ':';
   });
 }
 

@@ -33,9 +33,9 @@ std::optional<std::string> normalizeUsername(std::string_view username);
 bool isValidRole(std::string_view role);
 
 struct User {
-  std::string id;        // opaque, chosen by the caller (random), never reused; the JWT `sub`
-  std::string username;  // normal form
-  std::string password_hash;       // encoded argon2id string (secret: never logged)
+  std::string id;             // opaque, chosen by the caller (random), never reused; the JWT `sub`
+  std::string username;       // normal form
+  std::string password_hash;  // encoded argon2id string (secret: never logged)
   std::vector<std::string> roles;  // sorted, without duplicates
   bool locked = false;             // an administrator locked the account
   core::SystemTime created{};

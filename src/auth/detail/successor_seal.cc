@@ -38,8 +38,7 @@ std::string sealSuccessor(std::string_view previous_token, std::string_view succ
   return out;
 }
 
-std::optional<std::string> openSuccessor(std::string_view previous_token,
-                                         std::string_view sealed) {
+std::optional<std::string> openSuccessor(std::string_view previous_token, std::string_view sealed) {
   ensureSodium();
   if (sealed.size() < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES) {
     return std::nullopt;

@@ -13,8 +13,7 @@ RotateOutcome decideRotation(const Session& session, std::uint64_t presented_gen
     return RotateOutcome::kExpired;
   }
   if (presented_generation == session.generation) {
-    return request.now >= session.token_expires ? RotateOutcome::kExpired
-                                                : RotateOutcome::kRotated;
+    return request.now >= session.token_expires ? RotateOutcome::kExpired : RotateOutcome::kRotated;
   }
   // Generations, not timestamps, decide what "immediately previous" means: a token two rotations
   // old is reuse however recent those rotations were.
@@ -72,8 +71,7 @@ Result<std::vector<std::string>> checkNewUser(const User& user) {
 }
 
 Result<void> checkNewSession(const NewSession& session) {
-  if (session.sid.empty() || session.user_id.empty() ||
-      session.token_expires > session.expires) {
+  if (session.sid.empty() || session.user_id.empty() || session.token_expires > session.expires) {
     return StoreError::kInvalidArgument;
   }
   return {};

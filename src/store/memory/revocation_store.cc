@@ -31,8 +31,6 @@ class MemoryRevocationStore final : public RevocationStore {
 
 }  // namespace
 
-RevocationStorePtr makeMemoryRevocationStore() {
-  return std::make_shared<MemoryRevocationStore>();
-}
+RevocationStorePtr makeMemoryRevocationStore() { return std::make_shared<MemoryRevocationStore>(); }
 
 }  // namespace bulwark::store

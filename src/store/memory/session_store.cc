@@ -1,8 +1,9 @@
+#include "store/session_store.h"
+
 #include <map>
 #include <mutex>
 
 #include "store/detail/records.h"
-#include "store/session_store.h"
 
 namespace bulwark::store {
 namespace {
@@ -86,8 +87,7 @@ class MemorySessionStore final : public SessionStore {
     return TokenLookup{families_.at(token->second.sid).session, token->second.generation};
   }
 
-  Result<std::vector<Session>> listActive(std::string_view user_id,
-                                          core::SystemTime now) override {
+  Result<std::vector<Session>> listActive(std::string_view user_id, core::SystemTime now) override {
     std::lock_guard lock(mutex_);
     std::vector<Session> out;
     for (const auto& [sid, family] : families_) {

@@ -1,8 +1,9 @@
+#include "store/user_store.h"
+
 #include <map>
 #include <mutex>
 
 #include "store/detail/records.h"
-#include "store/user_store.h"
 
 namespace bulwark::store {
 namespace {

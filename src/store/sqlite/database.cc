@@ -27,8 +27,8 @@ std::int64_t toMillis(core::SystemTime time) {
 }
 
 core::SystemTime fromMillis(std::int64_t millis) {
-  return core::SystemTime{std::chrono::duration_cast<core::SystemTime::duration>(
-      std::chrono::milliseconds{millis})};
+  return core::SystemTime{
+      std::chrono::duration_cast<core::SystemTime::duration>(std::chrono::milliseconds{millis})};
 }
 
 StoreError storeErrorOf(int sqlite_code) {
@@ -163,8 +163,7 @@ Result<void> Database::migrate() {
     return begun;
   }
   auto body = [&]() -> Result<void> {
-    if (auto created =
-            exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+    if (auto created = exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
         !created) {
       return created;
     }
@@ -179,8 +178,7 @@ Result<void> Database::migrate() {
     const auto& list = migrations();
     if (version > list.size()) {
       core::log(core::LogLevel::kError, "database schema is newer than this build",
-                {{"version", std::to_string(version)},
-                 {"supported", std::to_string(list.size())}});
+                {{"version", std::to_string(version)}, {"supported", std::to_string(list.size())}});
       return StoreError::kCorrupt;
     }
     for (std::size_t next = version; next < list.size(); ++next) {

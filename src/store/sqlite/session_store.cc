@@ -59,8 +59,8 @@ Result<Session> readRow(const sqlite::Statement& row) {
 // Runs a SELECT of kColumns (with `bind` setting its parameters) and collects the rows.
 template <class Bind>
 Result<std::vector<Session>> selectSessions(Database& db, std::string_view where, Bind&& bind) {
-  auto select = db.prepare("SELECT " + std::string(kColumns) + " FROM sessions " +
-                           std::string(where));
+  auto select =
+      db.prepare("SELECT " + std::string(kColumns) + " FROM sessions " + std::string(where));
   if (!select) {
     return select.error();
   }
@@ -272,13 +272,13 @@ class SqliteSessionStore final : public SessionStore {
     });
   }
 
-  Result<std::vector<Session>> listActive(std::string_view user_id,
-                                          core::SystemTime now) override {
+  Result<std::vector<Session>> listActive(std::string_view user_id, core::SystemTime now) override {
     return db_->run(false, [&](Database& db) {
-      return selectSessions(db,
-                            "WHERE user_id = ?1 AND revoked = 0 AND expires_ms > ?2 AND "
-                            "token_expires_ms > ?2 ORDER BY created_ms, sid",
-                            [&](sqlite::Statement& s) { s.bind(1, user_id).bind(2, toMillis(now)); });
+      return selectSessions(
+          db,
+          "WHERE user_id = ?1 AND revoked = 0 AND expires_ms > ?2 AND "
+          "token_expires_ms > ?2 ORDER BY created_ms, sid",
+          [&](sqlite::Statement& s) { s.bind(1, user_id).bind(2, toMillis(now)); });
     });
   }
 
@@ -303,8 +303,9 @@ class SqliteSessionStore final : public SessionStore {
   Result<std::vector<Session>> revokeAllForUser(std::string_view user_id, std::string_view reason,
                                                 core::SystemTime now) override {
     return db_->run(true, [&](Database& db) -> Result<std::vector<Session>> {
-      auto sessions = selectSessions(db, "WHERE user_id = ?1 AND revoked = 0 ORDER BY created_ms, sid",
-                                     [&](sqlite::Statement& s) { s.bind(1, user_id); });
+      auto sessions =
+          selectSessions(db, "WHERE user_id = ?1 AND revoked = 0 ORDER BY created_ms, sid",
+                         [&](sqlite::Statement& s) { s.bind(1, user_id); });
       if (!sessions) {
         return sessions.error();
       }
@@ -321,7 +322,8 @@ class SqliteSessionStore final : public SessionStore {
   Result<std::size_t> purgeExpired(core::SystemTime now) override {
     return db_->run(true, [&](Database& db) -> Result<std::size_t> {
       // refresh_tokens rows go with their session (ON DELETE CASCADE).
-      auto purge = db.prepare("DELETE FROM sessions WHERE expires_ms <= ?1 OR token_expires_ms <= ?1");
+      auto purge =
+          db.prepare("DELETE FROM sessions WHERE expires_ms <= ?1 OR token_expires_ms <= ?1");
       if (!purge) {
         return purge.error();
       }

@@ -44,15 +44,17 @@ class SqliteUserStore final : public UserStore {
     if (!normal) {
       return StoreError::kNotFound;
     }
-    return find("SELECT id, username, password_hash, locked, created_ms, not_before_ms "
-                "FROM users WHERE username = ?1",
-                *normal);
+    return find(
+        "SELECT id, username, password_hash, locked, created_ms, not_before_ms "
+        "FROM users WHERE username = ?1",
+        *normal);
   }
 
   Result<User> findById(std::string_view id) override {
-    return find("SELECT id, username, password_hash, locked, created_ms, not_before_ms "
-                "FROM users WHERE id = ?1",
-                id);
+    return find(
+        "SELECT id, username, password_hash, locked, created_ms, not_before_ms "
+        "FROM users WHERE id = ?1",
+        id);
   }
 
   Result<void> setLocked(std::string_view id, bool locked) override {
@@ -103,8 +105,8 @@ class SqliteUserStore final : public UserStore {
       if (auto exists = userExists(db, id); !exists) {
         return exists;
       }
-      auto update = db.prepare(
-          "UPDATE users SET not_before_ms = max(not_before_ms, ?2) WHERE id = ?1");
+      auto update =
+          db.prepare("UPDATE users SET not_before_ms = max(not_before_ms, ?2) WHERE id = ?1");
       if (!update) {
         return update.error();
       }

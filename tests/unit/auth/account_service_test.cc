@@ -84,10 +84,9 @@ TEST_F(AccountServiceTest, ValidatesNamesPasswordsAndRoles) {
   EXPECT_TRUE(accounts->registerUser("carol", "pässwörd", context_));
   EXPECT_EQ(accounts->registerUser("dave", "ääää", context_).error().error,
             AuthError::kInvalidPassword);
-  EXPECT_EQ(accounts->createUser("erin", "long enough", {"bad role"}, "admin", context_)
-                .error()
-                .error,
-            AuthError::kInvalidRole);
+  EXPECT_EQ(
+      accounts->createUser("erin", "long enough", {"bad role"}, "admin", context_).error().error,
+      AuthError::kInvalidRole);
   ASSERT_TRUE(accounts->registerUser("bob", "long enough", context_));
   EXPECT_EQ(accounts->registerUser("BOB", "long enough", context_).error().error,
             AuthError::kUsernameTaken);
@@ -122,17 +121,17 @@ TEST_F(AccountServiceTest, EveryRefusalLooksTheSameAndCostsOneVerification) {
                         Case{"not a valid name!", "x", "unknown_user"},
                         Case{"bob", "bobs password", "account_locked"}}) {
     const int before = hasher_->verifications.load();
-    auto refused = accounts->login(c.username, c.password, {"198.51.100." + std::to_string(
-                                                                 hasher_->verifications.load()),
-                                                            "r"});
+    auto refused =
+        accounts->login(c.username, c.password,
+                        {"198.51.100." + std::to_string(hasher_->verifications.load()), "r"});
     ASSERT_FALSE(refused) << c.username;
     EXPECT_EQ(refused.error().error, AuthError::kInvalidCredentials) << c.username;
     EXPECT_EQ(refused.error().retry_after, seconds(0));
     EXPECT_EQ(hasher_->verifications.load() - before, 1) << c.username;  // constant work
     EXPECT_EQ(audit_->count(EventType::kLoginFailed, c.reason), 1) << c.reason;
     audit_ = std::make_shared<bulwark::testing::RecordingSink>();
-    accounts = AccountService::create({}, {users_, hasher_, lockout_, sessions_, audit_}, clock_,
-                                      random_);
+    accounts =
+        AccountService::create({}, {users_, hasher_, lockout_, sessions_, audit_}, clock_, random_);
   }
 }
 
@@ -153,8 +152,13 @@ TEST_F(AccountServiceTest, BruteForceLocksTheAccountWith429AndAnIncident) {
   EXPECT_EQ(audit_->count(EventType::kLoginFailed, "locked_out"), 1);
   EXPECT_TRUE(accounts->checkLockout("Alice", context_).locked());
 
+  auto stats = accounts->stats();
+  EXPECT_EQ(stats.login_failures, 3u);
+  EXPECT_EQ(stats.locked_out, 1u);
+  EXPECT_EQ(stats.lockouts_started, 1u);
   clock_.advance(seconds(30));
   EXPECT_TRUE(accounts->login("alice", "correct horse", context_));
+  EXPECT_EQ(accounts->stats().logins, 1u);
   // The success reset the account's counter.
   EXPECT_FALSE(accounts->login("alice", "wrong", context_));
   EXPECT_FALSE(accounts->checkLockout("alice", context_).locked());
@@ -189,9 +193,8 @@ TEST_F(AccountServiceTest, LockingRevokesSessionsAndUnlockingRestoresLogin) {
   const auto subject = issuer_->last();
   ASSERT_TRUE(accounts->setLocked("alice", true, "admin-1", context_));
   EXPECT_TRUE(users_->findByName("alice")->locked);
-  EXPECT_TRUE(sessions_->isRevoked(
-      {subject.subject, subject.session_id, subject.token_id, subject.issued_at,
-       subject.expires_at}));
+  EXPECT_TRUE(sessions_->isRevoked({subject.subject, subject.session_id, subject.token_id,
+                                    subject.issued_at, subject.expires_at}));
   EXPECT_FALSE(sessions_->refresh(grant->refresh_token, context_));
   EXPECT_EQ(accounts->login("alice", "correct horse", context_).error().error,
             AuthError::kInvalidCredentials);
@@ -227,6 +230,7 @@ TEST_F(AccountServiceTest, UpgradesOutdatedHashesAtLogin) {
   EXPECT_NE(new_hash, old_hash);
   EXPECT_NE(new_hash.find("t=2"), std::string::npos);
   EXPECT_TRUE(upgraded->login("alice", "correct horse", context_));
+  EXPECT_EQ(upgraded->stats().rehashed, 1u);  // once: the new hash is current
 }
 
 TEST_F(AccountServiceTest, StoreFailuresAreUnavailableNotCredentialErrors) {

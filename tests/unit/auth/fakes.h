@@ -60,9 +60,7 @@ class CountingHasher final : public PasswordHasher {
     ++verifications;
     return inner_->verify(encoded, password);
   }
-  bool needsRehash(std::string_view encoded) const override {
-    return inner_->needsRehash(encoded);
-  }
+  bool needsRehash(std::string_view encoded) const override { return inner_->needsRehash(encoded); }
   mutable std::atomic<int> hashes{0};
   mutable std::atomic<int> verifications{0};
 

@@ -1,11 +1,11 @@
 #include "auth/session_service.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <set>
 #include <thread>
-#include <unistd.h>
 
 #include "fakes.h"
 #include "support/recording_sink.h"
@@ -164,6 +164,11 @@ TEST_F(SessionServiceTest, ReuseRevokesTheFamilyAndItsAccessTokens) {
   ASSERT_FALSE(legitimate);
   EXPECT_EQ(legitimate.error().error, AuthError::kInvalidGrant);
   EXPECT_TRUE(sessions_->find(first->session_id)->revoked);
+  const auto stats = sessions->stats();
+  EXPECT_EQ(stats.started, 1u);
+  EXPECT_EQ(stats.rotated, 1u);
+  EXPECT_EQ(stats.reuse_detected, 1u);
+  EXPECT_EQ(stats.refresh_refused, 1u);  // the legitimate holder, after the revocation
 }
 
 TEST_F(SessionServiceTest, LeewayRetryReturnsTheSameSuccessor) {
@@ -181,6 +186,7 @@ TEST_F(SessionServiceTest, LeewayRetryReturnsTheSameSuccessor) {
   EXPECT_EQ(sessions_->find(first->session_id)->generation, 2u);
   EXPECT_EQ(audit_->count(EventType::kTokenRefresh, "reuse_leeway"), 1);
   EXPECT_EQ(audit_->count(EventType::kSecurityIncident), 0);
+  EXPECT_EQ(sessions->stats().leeway_retries, 1u);
   // The successor is still good.
   EXPECT_TRUE(sessions->refresh(second->refresh_token, context_));
 }
@@ -250,6 +256,7 @@ TEST_F(SessionServiceTest, SignerFailureRotatesNothing) {
   auto failed = sessions->refresh(grant->refresh_token, context_);
   ASSERT_FALSE(failed);
   EXPECT_EQ(failed.error().error, AuthError::kUnavailable);
+  EXPECT_EQ(sessions->stats().unavailable, 1u);
   issuer_->fail = false;
   EXPECT_TRUE(sessions->refresh(grant->refresh_token, context_));  // not reuse
 }

@@ -1,8 +1,8 @@
 // The shared store suites on the in-process backend.
 
-#include "store_backends.h"
 #include "revocation_store_suite.h"
 #include "session_store_suite.h"
+#include "store_backends.h"
 #include "user_store_suite.h"
 
 namespace bulwark::store::testing {

@@ -48,7 +48,8 @@ TYPED_TEST_P(RevocationStoreSuite, RefusesEmptyKeys) {
 TYPED_TEST_P(RevocationStoreSuite, LaterNotBeforeWins) {
   const auto t0 = this->t0_;
   using std::chrono::seconds;
-  ASSERT_TRUE(this->store_->revoke({RevocationKind::kUser, "u1", t0 + seconds(10), t0 + seconds(100)}));
+  ASSERT_TRUE(
+      this->store_->revoke({RevocationKind::kUser, "u1", t0 + seconds(10), t0 + seconds(100)}));
   ASSERT_TRUE(this->store_->revoke({RevocationKind::kUser, "u1", t0, t0 + seconds(50)}));
   EXPECT_TRUE(this->store_->isRevoked("", "", "u1", t0 + seconds(5)));
   ASSERT_TRUE(this->store_->sync(t0 + seconds(60)));

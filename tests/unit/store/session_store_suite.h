@@ -171,9 +171,8 @@ TYPED_TEST_P(SessionStoreSuite, PreviousTokenWithinLeewayGetsTheSameSuccessor) {
   ASSERT_EQ(this->store_->rotate(this->rotation("tok1", "tok2", now, leeway))->outcome,
             RotateOutcome::kRotated);
   for (int retry = 0; retry < 3; ++retry) {
-    auto again =
-        this->store_->rotate(this->rotation("tok1", "other" + std::to_string(retry),
-                                            now + seconds(30), leeway));
+    auto again = this->store_->rotate(
+        this->rotation("tok1", "other" + std::to_string(retry), now + seconds(30), leeway));
     ASSERT_TRUE(again);
     EXPECT_EQ(again->outcome, RotateOutcome::kRetry);
     EXPECT_EQ(again->successor_sealed, "sealed:tok2");  // never a new mint
@@ -191,8 +190,8 @@ TYPED_TEST_P(SessionStoreSuite, PreviousTokenAfterTheLeewayIsReuse) {
   const milliseconds leeway{30'000};
   ASSERT_EQ(this->store_->rotate(this->rotation("tok1", "tok2", now, leeway))->outcome,
             RotateOutcome::kRotated);
-  auto late = this->store_->rotate(
-      this->rotation("tok1", "tokX", now + leeway + milliseconds(1), leeway));
+  auto late =
+      this->store_->rotate(this->rotation("tok1", "tokX", now + leeway + milliseconds(1), leeway));
   ASSERT_TRUE(late);
   EXPECT_EQ(late->outcome, RotateOutcome::kReuse);
   EXPECT_TRUE(this->store_->find("s1")->revoked);
@@ -229,8 +228,7 @@ TYPED_TEST_P(SessionStoreSuite, ExpiredRevokedAndUnknownTokensChangeNothing) {
   ASSERT_TRUE(unknown);
   EXPECT_EQ(unknown->outcome, RotateOutcome::kUnknown);
 
-  auto expired =
-      this->store_->rotate(this->rotation("tok1", "tok2", this->t0_ + hours(24 * 7)));
+  auto expired = this->store_->rotate(this->rotation("tok1", "tok2", this->t0_ + hours(24 * 7)));
   ASSERT_TRUE(expired);
   EXPECT_EQ(expired->outcome, RotateOutcome::kExpired);
   EXPECT_EQ(this->store_->find("s1")->generation, 1u);
@@ -318,8 +316,7 @@ std::vector<RotateOutcome> race(Suite& suite, const std::vector<SessionStorePtr>
   for (int i = 0; i < threads; ++i) {
     pool.emplace_back([&, i] {
       auto& store = stores[i % stores.size()];
-      const auto request =
-          suite.rotation("tok1", "next" + std::to_string(i), suite.now(), leeway);
+      const auto request = suite.rotation("tok1", "next" + std::to_string(i), suite.now(), leeway);
       ready.fetch_add(1);
       while (ready.load() < threads) {
         std::this_thread::yield();  // start together
@@ -328,7 +325,7 @@ std::vector<RotateOutcome> race(Suite& suite, const std::vector<SessionStorePtr>
       ASSERT_TRUE(result) << result.error().message();
       outcomes[i] = result->outcome;
       successors[i] = result->outcome == RotateOutcome::kRotated ? result->session.successor_sealed
-                                                                  : result->successor_sealed;
+                                                                 : result->successor_sealed;
     });
   }
   for (auto& thread : pool) {

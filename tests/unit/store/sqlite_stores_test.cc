@@ -6,9 +6,9 @@
 #include <fstream>
 #include <iterator>
 
-#include "store_backends.h"
 #include "revocation_store_suite.h"
 #include "session_store_suite.h"
+#include "store_backends.h"
 #include "user_store_suite.h"
 
 namespace bulwark::store::testing {
@@ -95,10 +95,10 @@ TEST(SqliteStores, StoreTokensOnlyAsHashes) {
   const std::string wal_bytes{std::istreambuf_iterator<char>(wal), {}};
   EXPECT_EQ(bytes.find(token), std::string::npos);
   EXPECT_EQ(wal_bytes.find(token), std::string::npos);
-  EXPECT_EQ(query(backend.config().path, "SELECT hex(token_hash) = upper('" +
-                                             crypto::toHex(session.token_hash) +
-                                             "') FROM sessions"),
-            "1\n");
+  EXPECT_EQ(
+      query(backend.config().path, "SELECT hex(token_hash) = upper('" +
+                                       crypto::toHex(session.token_hash) + "') FROM sessions"),
+      "1\n");
 }
 
 }  // namespace

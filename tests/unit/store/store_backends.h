@@ -43,8 +43,7 @@ class SqliteBackend {
   SqliteBackend() {
     static std::atomic<int> counter{0};
     directory_ = std::filesystem::path(::testing::TempDir()) /
-                 ("bulwark_store_" + std::to_string(::getpid()) + "_" +
-                  std::to_string(counter++));
+                 ("bulwark_store_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
     std::filesystem::create_directories(directory_);
     config_.path = (directory_ / "bulwark.db").string();
   }

@@ -126,8 +126,8 @@ TYPED_TEST_P(UserStoreSuite, NotBeforeOnlyRises) {
 }
 
 REGISTER_TYPED_TEST_SUITE_P(UserStoreSuite, CreatesAndFindsByNameAndId,
-                            FindsByNameCaseInsensitively, UsernameIsUniqueInNormalForm,
-                            IdIsUnique, RefusesWhatIsNotInNormalForm, UnknownUsersAreNotFound,
+                            FindsByNameCaseInsensitively, UsernameIsUniqueInNormalForm, IdIsUnique,
+                            RefusesWhatIsNotInNormalForm, UnknownUsersAreNotFound,
                             UpdatesLockRolesAndHash, NotBeforeOnlyRises);
 
 }  // namespace bulwark::store::testing
