@@ -5,7 +5,7 @@
 namespace bulwark::auth {
 namespace {
 
-TEST(AuthSettings, SignUpAutoIsOpenOnlyInDevelopment) {
+TEST(AuthConfigs, SignUpAutoIsOpenOnlyInDevelopment) {
   core::Settings settings;
   EXPECT_TRUE(authConfigs(settings).accounts.open_sign_up);
   settings.mode = core::Mode::kProduction;
@@ -17,7 +17,7 @@ TEST(AuthSettings, SignUpAutoIsOpenOnlyInDevelopment) {
   EXPECT_FALSE(authConfigs(settings).accounts.open_sign_up);
 }
 
-TEST(AuthSettings, DefaultsMapToTheComponentDefaults) {
+TEST(AuthConfigs, DefaultsMapToTheComponentDefaults) {
   const auto configs = authConfigs(core::Settings{});
   EXPECT_EQ(configs.sessions.access_ttl, SessionConfig{}.access_ttl);
   EXPECT_EQ(configs.sessions.refresh_ttl, SessionConfig{}.refresh_ttl);
