@@ -15,7 +15,7 @@ using testing::kKeyHex2;
 using testing::readLines;
 using testing::writeLines;
 
-class VerifierTest : public ::testing::Test {
+class AuditVerifierTest : public ::testing::Test {
  protected:
   // 12 events with a checkpoint after every 5: seqs 1-5, checkpoint 6, 7-11, checkpoint 12,
   // 13-14, in one segment file.
@@ -95,7 +95,7 @@ class VerifierTest : public ::testing::Test {
   std::vector<std::string> lines_;
 };
 
-TEST_F(VerifierTest, AnIntactTrailVerifies) {
+TEST_F(AuditVerifierTest, AnIntactTrailVerifies) {
   const auto report = verify();
   ASSERT_TRUE(report.intact()) << report.finding->detail;
   EXPECT_EQ(report.records, 14u);
@@ -107,7 +107,7 @@ TEST_F(VerifierTest, AnIntactTrailVerifies) {
   EXPECT_TRUE(report.notes.empty());
 }
 
-TEST_F(VerifierTest, EditedByteIsModified) {
+TEST_F(AuditVerifierTest, EditedByteIsModified) {
   auto lines = lines_;
   lines[3].replace(lines[3].find("user-3"), 6, "user-X");
   writeLines(segment_, lines);
@@ -116,14 +116,14 @@ TEST_F(VerifierTest, EditedByteIsModified) {
   EXPECT_NE(report.finding->detail.find("MAC mismatch"), std::string::npos);
 }
 
-TEST_F(VerifierTest, EditedSeqDigitIsModified) {
+TEST_F(AuditVerifierTest, EditedSeqDigitIsModified) {
   auto lines = lines_;
   lines[3].replace(0, 9, "{\"seq\":9,");
   writeLines(segment_, lines);
   expectFinding(verify(), Damage::kModified, 4, 9);
 }
 
-TEST_F(VerifierTest, EditedMacIsModified) {
+TEST_F(AuditVerifierTest, EditedMacIsModified) {
   auto lines = lines_;
   char& c = lines[3][lines[3].size() - 3];
   c = c == '0' ? '1' : '0';
@@ -131,7 +131,7 @@ TEST_F(VerifierTest, EditedMacIsModified) {
   expectFinding(verify(), Damage::kModified, 4, 4);
 }
 
-TEST_F(VerifierTest, DeletedLineIsDeleted) {
+TEST_F(AuditVerifierTest, DeletedLineIsDeleted) {
   auto lines = lines_;
   lines.erase(lines.begin() + 3);
   writeLines(segment_, lines);
@@ -141,7 +141,7 @@ TEST_F(VerifierTest, DeletedLineIsDeleted) {
       << report.finding->detail;
 }
 
-TEST_F(VerifierTest, DeletedLinesAtTheStartAreDeleted) {
+TEST_F(AuditVerifierTest, DeletedLinesAtTheStartAreDeleted) {
   auto lines = lines_;
   lines.erase(lines.begin(), lines.begin() + 2);
   writeLines(segment_, lines);
@@ -151,7 +151,7 @@ TEST_F(VerifierTest, DeletedLinesAtTheStartAreDeleted) {
       << report.finding->detail;
 }
 
-TEST_F(VerifierTest, SwappedLinesAreReordered) {
+TEST_F(AuditVerifierTest, SwappedLinesAreReordered) {
   auto lines = lines_;
   std::swap(lines[3], lines[4]);
   writeLines(segment_, lines);
@@ -161,7 +161,7 @@ TEST_F(VerifierTest, SwappedLinesAreReordered) {
       << report.finding->detail;
 }
 
-TEST_F(VerifierTest, ForgedLineIsInserted) {
+TEST_F(AuditVerifierTest, ForgedLineIsInserted) {
   // A forger copies a record, changes it and cannot produce its MAC.
   auto lines = lines_;
   std::string forged = lines[3];
@@ -172,14 +172,14 @@ TEST_F(VerifierTest, ForgedLineIsInserted) {
   expectFinding(report, Damage::kInserted, 4, 4);
 }
 
-TEST_F(VerifierTest, ForeignLineIsInserted) {
+TEST_F(AuditVerifierTest, ForeignLineIsInserted) {
   auto lines = lines_;
   lines.insert(lines.begin() + 6, "{\"hello\":\"world\"}");
   writeLines(segment_, lines);
   expectFinding(verify(), Damage::kInserted, 7, 0);
 }
 
-TEST_F(VerifierTest, ReplayedRecordIsInserted) {
+TEST_F(AuditVerifierTest, ReplayedRecordIsInserted) {
   auto lines = lines_;
   lines.insert(lines.begin() + 5, lines[1]);  // seq 2 again, after seq 5
   writeLines(segment_, lines);
@@ -188,14 +188,14 @@ TEST_F(VerifierTest, ReplayedRecordIsInserted) {
   EXPECT_NE(report.finding->detail.find("replayed"), std::string::npos);
 }
 
-TEST_F(VerifierTest, GarbageLineIsBadFormat) {
+TEST_F(AuditVerifierTest, GarbageLineIsBadFormat) {
   auto lines = lines_;
   lines.push_back("garbage");
   writeLines(segment_, lines);
   expectFinding(verify(), Damage::kBadFormat, 15, 0);
 }
 
-TEST_F(VerifierTest, CutTailIsTruncatedOnlyWithAnExternalCheckpoint) {
+TEST_F(AuditVerifierTest, CutTailIsTruncatedOnlyWithAnExternalCheckpoint) {
   // The SIEM kept checkpoint record seq 12 as it received it.
   const std::string kept = lines_[11];
   auto checkpoint = parseExternalCheckpoint(kept, nullptr);
@@ -219,7 +219,7 @@ TEST_F(VerifierTest, CutTailIsTruncatedOnlyWithAnExternalCheckpoint) {
   EXPECT_EQ(verify(testing::key1(), *minimal).finding->kind, Damage::kTruncated);
 }
 
-TEST_F(VerifierTest, ExternalCheckpointIsAuthenticated) {
+TEST_F(AuditVerifierTest, ExternalCheckpointIsAuthenticated) {
   std::string forged = lines_[11];
   forged.replace(forged.find("\"reason\""), 8, "\"rEason\"");
   const auto keys = testing::key1();
@@ -231,7 +231,7 @@ TEST_F(VerifierTest, ExternalCheckpointIsAuthenticated) {
                                        nullptr));
 }
 
-TEST_F(VerifierTest, ResignedWithWrongKeyIsModified) {
+TEST_F(AuditVerifierTest, ResignedWithWrongKeyIsModified) {
   auto lines = lines_;
   lines[3].replace(lines[3].find("user-3"), 6, "user-W");
   writeLines(segment_, resign(lines, 3, kKeyHex2));
@@ -240,7 +240,7 @@ TEST_F(VerifierTest, ResignedWithWrongKeyIsModified) {
   EXPECT_NE(report.finding->detail.find("different key"), std::string::npos);
 }
 
-TEST_F(VerifierTest, ResignedUnderAnUnknownKidIsUnknownKey) {
+TEST_F(AuditVerifierTest, ResignedUnderAnUnknownKidIsUnknownKey) {
   auto lines = lines_;
   lines[3].replace(lines[3].find("user-3"), 6, "user-W");
   writeLines(segment_, resign(lines, 3, kKeyHex2, "k9"));
@@ -249,7 +249,7 @@ TEST_F(VerifierTest, ResignedUnderAnUnknownKidIsUnknownKey) {
   EXPECT_NE(report.finding->detail.find("k9"), std::string::npos);
 }
 
-TEST_F(VerifierTest, RewriteWithAStolenKeyShowsAgainstAnExternalCheckpoint) {
+TEST_F(AuditVerifierTest, RewriteWithAStolenKeyShowsAgainstAnExternalCheckpoint) {
   auto checkpoint = parseExternalCheckpoint(lines_[5], nullptr);  // checkpoint 6, kept by a SIEM
   ASSERT_TRUE(checkpoint);
   auto lines = lines_;
@@ -261,7 +261,7 @@ TEST_F(VerifierTest, RewriteWithAStolenKeyShowsAgainstAnExternalCheckpoint) {
   EXPECT_NE(report.finding->detail.find("rewritten"), std::string::npos);
 }
 
-TEST_F(VerifierTest, IncompleteLastLineIsANoteNotDamage) {
+TEST_F(AuditVerifierTest, IncompleteLastLineIsANoteNotDamage) {
   testing::writeFile(segment_, testing::readFile(segment_) + "{\"seq\":15,\"node\":\"no");
   const auto report = verify();
   EXPECT_TRUE(report.intact());
@@ -269,7 +269,7 @@ TEST_F(VerifierTest, IncompleteLastLineIsANoteNotDamage) {
   EXPECT_NE(report.notes[0].find("incomplete last line"), std::string::npos);
 }
 
-TEST_F(VerifierTest, DeletedSegmentIsDeleted) {
+TEST_F(AuditVerifierTest, DeletedSegmentIsDeleted) {
   // A second trail with small segments; delete a middle one.
   testing::TempDir dir;
   auto writer = testing::openWriter(dir.path(), testing::testConfig(), testing::key1(), clock_,
@@ -294,7 +294,7 @@ TEST_F(VerifierTest, DeletedSegmentIsDeleted) {
   EXPECT_EQ(report->finding->seq, files[2].first_seq);
 }
 
-TEST_F(VerifierTest, MissingTrailIsAnError) {
+TEST_F(AuditVerifierTest, MissingTrailIsAnError) {
   const auto keys = testing::key1();
   VerifyOptions options;
   options.directory = dir_.sub("nothing-here");
