@@ -27,23 +27,34 @@ bool equalsIgnoreCase(std::string_view a, std::string_view b) {
   return true;
 }
 
-// Reads an optional string member; false when present with another type.
-bool optionalString(const json::object& header, std::string_view name,
-                    std::optional<std::string>& out) {
-  const json::value* v = header.if_contains(name);
-  if (v == nullptr) {
-    return true;
-  }
-  if (!v->is_string()) {
-    return false;
-  }
-  out.emplace(v->get_string().data(), v->get_string().size());
-  return true;
-}
-
 VerifyResult<JoseHeader> checkHeader(const json::object& header) {
+  // One pass over the members (headers are small; ten lookups would cost more than this), then
+  // the rules in a fixed order so the reported reason does not depend on member order.
+  const json::value* alg = nullptr;
+  const json::value* kid = nullptr;
+  const json::value* typ = nullptr;
+  const json::value* cty = nullptr;
+  const json::value* b64 = nullptr;
+  bool crit = false, forbidden = false;
+  for (const json::key_value_pair& member : header) {
+    const std::string_view name(member.key().data(), member.key().size());
+    if (name == "alg") {
+      alg = &member.value();
+    } else if (name == "kid") {
+      kid = &member.value();
+    } else if (name == "typ") {
+      typ = &member.value();
+    } else if (name == "cty") {
+      cty = &member.value();
+    } else if (name == "b64") {
+      b64 = &member.value();
+    } else if (name == "crit") {
+      crit = true;
+    } else if (name == "jku" || name == "x5u" || name == "jwk" || name == "x5c") {
+      forbidden = true;
+    }
+  }
   JoseHeader out;
-  const json::value* alg = header.if_contains("alg");
   if (alg == nullptr) {
     return VerifyError::kMissingAlg;
   }
@@ -61,26 +72,30 @@ VerifyResult<JoseHeader> checkHeader(const json::object& header) {
   out.alg = *algorithm;
   // RFC 7515 §4.1.11: a recipient must reject a token whose `crit` lists an extension it does
   // not understand. We understand none, so any `crit` (even an empty or malformed one) is refused.
-  if (header.contains("crit")) {
+  if (crit) {
     return VerifyError::kCritUnsupported;
   }
-  for (std::string_view name : {"jku", "x5u", "jwk", "x5c"}) {
-    if (header.contains(name)) {
-      return VerifyError::kForbiddenHeader;
-    }
+  if (forbidden) {
+    return VerifyError::kForbiddenHeader;
   }
-  if (const json::value* b64 = header.if_contains("b64")) {
-    if (!b64->is_bool() || !b64->get_bool()) {
-      return VerifyError::kUnencodedPayload;
-    }
+  if (b64 != nullptr && (!b64->is_bool() || !b64->get_bool())) {
+    return VerifyError::kUnencodedPayload;
   }
-  std::optional<std::string> cty;
-  if (!optionalString(header, "cty", cty) || !optionalString(header, "kid", out.kid) ||
-      !optionalString(header, "typ", out.typ)) {
+  if ((cty != nullptr && !cty->is_string()) || (kid != nullptr && !kid->is_string()) ||
+      (typ != nullptr && !typ->is_string())) {
     return VerifyError::kBadHeader;
   }
-  if (cty && (equalsIgnoreCase(*cty, "JWT") || equalsIgnoreCase(*cty, "application/jwt"))) {
-    return VerifyError::kNestedToken;
+  if (cty != nullptr) {
+    const std::string_view value(cty->get_string().data(), cty->get_string().size());
+    if (equalsIgnoreCase(value, "JWT") || equalsIgnoreCase(value, "application/jwt")) {
+      return VerifyError::kNestedToken;
+    }
+  }
+  if (kid != nullptr) {
+    out.kid.emplace(kid->get_string().data(), kid->get_string().size());
+  }
+  if (typ != nullptr) {
+    out.typ.emplace(typ->get_string().data(), typ->get_string().size());
   }
   return out;
 }

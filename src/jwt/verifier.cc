@@ -251,8 +251,10 @@ void validate(const VerifierConfig& config) {
     if (!issuer.keys) {
       fail("issuer " + name + " has no key source");
     }
-    if (issuer.roles_claim.empty()) {
-      fail("issuer " + name + " has an empty roles_claim");
+    for (std::string_view registered : {"", "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid"}) {
+      if (issuer.roles_claim == registered) {
+        fail("issuer " + name + ": roles_claim must name a claim other than the registered ones");
+      }
     }
     for (const std::string& claim : issuer.required_claims) {
       if (claim != "sub" && claim != "jti" && claim != "sid" && claim != "iat" && claim != "nbf") {

@@ -45,7 +45,7 @@ struct IssuerConfig {
   // Further claims that must be present: any of "sub", "jti", "sid", "iat", "nbf". Our own
   // issuer should require sub, jti and sid (revocation keys on them).
   std::vector<std::string> required_claims;
-  // The top-level claim holding the roles (an array of strings).
+  // The top-level claim holding the roles (an array of strings); not a registered claim name.
   std::string roles_claim = "roles";
   // The issuer's keys (KeyRing for ours, FileJwksSource for external issuers). Required.
   KeySourcePtr keys;
