@@ -17,6 +17,7 @@
 #include <benchmark/benchmark.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -360,6 +361,7 @@ void LibjwtSign(benchmark::State& state) {
 // (--benchmark_repetitions=N; the machines are shared and noisy), else the single run.
 class Collector : public benchmark::ConsoleReporter {
  public:
+  Collector() : ConsoleReporter(::isatty(1) ? OO_Defaults : OO_Tabular) {}
   void ReportRuns(const std::vector<Run>& runs) override {
     for (const Run& run : runs) {
       if (run.error_occurred) {
