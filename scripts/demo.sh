@@ -20,5 +20,7 @@ bulwark is starting on http://127.0.0.1:8080 in front of http://127.0.0.1:9000. 
   curl -i -H 'Transfer-Encoding: chunked' -H 'Content-Length: 3' -d abc http://127.0.0.1:8080/
                                                      # request smuggling shape: 400
   ./build/bulwark config check                       # validate the configuration
+  ./build/bulwark audit tail -n 5                    # the signed audit trail (NDJSON)
+  ./build/bulwark audit verify                       # check its MAC chain
 TXT
 BULWARK_UPSTREAM=http://127.0.0.1:9000 BULWARK_LISTEN=127.0.0.1:8080 ./build/bulwark serve

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "app/audit_command.h"
 #include "app/config_command.h"
 #include "app/serve_command.h"
 #include "app/token_command.h"
@@ -29,6 +30,8 @@ int main(int argc, char** argv) {
   auto* check = config->add_subcommand("check", "validate settings; exit 1 listing each problem");
   addCommonOptions(check);
   auto* templ = config->add_subcommand("template", "print .env.security.template");
+
+  app::AuditCommands audit_commands(cli, addCommonOptions);
 
   auto* token = cli.add_subcommand("token", "check access tokens");
   token->require_subcommand(1);
@@ -75,6 +78,7 @@ int main(int argc, char** argv) {
   if (serve->parsed()) return app::runServe(sources);
   if (check->parsed()) return app::runConfigCheck(sources, std::cout, std::cerr);
   if (templ->parsed()) return app::runConfigTemplate(std::cout);
+  if (auto code = audit_commands.run(sources, std::cout, std::cerr)) return *code;
   if (verify->parsed()) return app::runTokenVerify(verify_options, std::cin, std::cout, std::cerr);
   if (rotate->parsed()) return app::runKeysRotate(keys_options, std::cout, std::cerr);
   if (list->parsed()) return app::runKeysList(keys_options, std::cout, std::cerr);

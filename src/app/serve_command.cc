@@ -6,7 +6,10 @@
 #include <iostream>
 #include <memory>
 
+#include "app/audit_setup.h"
 #include "audit/event.h"
+#include "audit/incident.h"
+#include "audit/writer.h"
 #include "core/log.h"
 #include "gateway/server.h"
 #include "store/rate_limit_store.h"
@@ -55,7 +58,42 @@ int runServe(const core::SettingSources& sources) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  auto audit_sink = audit::makeLoggingSink();
+  // The audit trail: the file-backed, signed, group-committed writer (SPEC F3). Opened after
+  // the signal mask so its thread never takes SIGTERM.
+  auto audit_keys = loadAuditKeys(*settings, /*generate=*/true);
+  if (!audit_keys) {
+    std::cerr << "bulwark: cannot start: " << audit_keys.error().message << "\n";
+    return 1;
+  }
+  if (audit_keys->generated) {
+    core::log(core::LogLevel::kWarn,
+              "audit: generated a development audit key; copy it somewhere safe to verify the "
+              "trail later (production needs BULWARK_AUDIT_KEY_FILE)",
+              {{"file", audit_keys->file}});
+  }
+  const std::string audit_kid = audit_keys->ring.active()->kid;
+  // Brute force is locked out and reported by auth itself (F2.6); the engine adds the rules no
+  // other component covers. Responses come with auth/detection's responders.
+  audit::IncidentConfig incident_config;
+  incident_config.login_failures_per_account = 0;
+  incident_config.login_failures_per_address = 0;
+  auto incidents = std::make_shared<audit::IncidentEngine>(incident_config, core::realClock(),
+                                                           audit::makeNoResponder());
+  const std::string audit_dir = auditTrailDirectory(*settings);
+  auto writer = openAuditWriter(*settings, audit_dir, settings->node_id,
+                                std::move(*audit_keys), core::realClock(), {incidents});
+  if (!writer) {
+    std::cerr << "bulwark: cannot start: audit trail: " << writer.error().message << "\n";
+    return 1;
+  }
+  auto audit_sink = *writer;
+  core::log(core::LogLevel::kInfo, "audit trail open",
+            {{"dir", audit_dir},
+             {"kid", audit_kid},
+             {"durability",
+              settings->audit_durability == core::AuditDurability::kSync ? "sync" : "async"},
+             {"forward_secure", settings->audit_forward_secure ? "on" : "off"},
+             {"last_seq", std::to_string(audit_sink->stats().last_seq)}});
   gateway::ServerDeps deps;
   deps.audit = audit_sink;
   deps.rate_limits = store::makeMemoryRateLimitStore(core::realClock());
@@ -81,7 +119,11 @@ int runServe(const core::SettingSources& sources) {
   server->shutdown();
   recordSystemEvent(*audit_sink, audit::EventType::kSystemStop, *settings);
   audit_sink->flush();
-  core::log(core::LogLevel::kInfo, "stopped");
+  audit_sink->close();  // a final checkpoint seals the trail
+  const auto audit_stats = audit_sink->stats();
+  core::log(core::LogLevel::kInfo, "stopped",
+            {{"audit_last_seq", std::to_string(audit_stats.durable_seq)},
+             {"audit_dropped", std::to_string(audit_stats.dropped)}});
   core::flushLogs();
   return 0;
 }

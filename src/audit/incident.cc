@@ -152,15 +152,21 @@ struct IncidentEngine::Impl {
                 "revoke_sessions");
         }
         break;
-      case EventType::kSecurityIncident:
-        // Auth reports reuse as an incident itself; respond, but never to our own incidents.
-        if (detail(event, "reuse") == "true" && detail(event, "rule").empty()) {
-          const std::string_view session =
-              !detail(event, "session").empty() ? detail(event, "session") : detail(event, "sid");
+      case EventType::kSecurityIncident: {
+        // Auth reports reuse as an incident itself (reason=refresh_token_reuse, target = the
+        // session): respond unless it already revoked; never react to our own incidents.
+        const bool reuse = detail(event, "reuse") == "true" ||
+                           detail(event, "reason") == "refresh_token_reuse";
+        if (reuse && detail(event, "rule").empty() &&
+            detail(event, "action") != "session_revoked") {
+          std::string_view session = detail(event, "session");
+          if (session.empty()) session = detail(event, "sid");
+          if (session.empty()) session = event.target;
           responder->revokeSessions(event.actor, session, "refresh_token_reuse");
           revocations.fetch_add(1, std::memory_order_relaxed);
         }
         break;
+      }
       case EventType::kAccessDenied:
         if (const auto count = denied_address.add(event.client_address, now, evicted)) {
           responder->blockAddress(event.client_address, config.block_duration,

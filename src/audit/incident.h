@@ -9,12 +9,15 @@
 //                         -> lockAccount
 //   brute_force_address   >= N LOGIN_FAILED from one client address in W -> blockAddress
 //   refresh_token_reuse   a TOKEN_REFRESH with detail reuse=true -> incident + revokeSessions;
-//                         a SECURITY_INCIDENT with reuse=true written by auth itself (no "rule"
-//                         detail) -> revokeSessions only (the incident already exists)
+//                         a SECURITY_INCIDENT written by auth itself (reuse=true or
+//                         reason=refresh_token_reuse, no "rule" detail) -> revokeSessions only
+//                         (the incident exists), and not even that with action=session_revoked
 //   access_denied_burst   >= N ACCESS_DENIED from one client address in W -> blockAddress
 //   attack_source         >= N ATTACK_DETECTED (detector hits, scanners) from one address in W
 //                         -> blockAddress
 // After a rule fires for a key it stays quiet for that key for one window (no incident storm).
+// A threshold of 0 turns a rule off (e.g. the brute-force rules where auth's lockout, F2.6,
+// already locks and reports).
 // Incidents carry details rule, key, count, window_seconds, trigger_seq, response.
 
 #include <chrono>

@@ -3,10 +3,12 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
 
 #include "support/process.h"
@@ -76,8 +78,16 @@ std::uint16_t listeningPort(const std::string& log) {
 
 TEST(Cli, ServesAndShutsDownCleanlyOnSigterm) {
   TestUpstream upstream;
+  const auto data = std::filesystem::temp_directory_path() /
+                    ("bulwark-cli-serve-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(data);
+  const std::map<std::string, std::string> env = {{"BULWARK_DATA_DIR", data.string()},
+                                                  {"BULWARK_NODE_ID", "cli-test"}};
   ChildProcess bulwark({kBinary, "serve", "--workers", "2"},
-                       {{"BULWARK_LISTEN", "127.0.0.1:0"}, {"BULWARK_UPSTREAM", upstream.url()}});
+                       {{"BULWARK_LISTEN", "127.0.0.1:0"},
+                        {"BULWARK_UPSTREAM", upstream.url()},
+                        {"BULWARK_DATA_DIR", data.string()},
+                        {"BULWARK_NODE_ID", "cli-test"}});
   const auto log = bulwark.waitForStderr("\"msg\":\"listening\"", 10s);
   ASSERT_FALSE(log.empty()) << bulwark.stderrText();
   const auto port = listeningPort(log);
@@ -86,10 +96,15 @@ TEST(Cli, ServesAndShutsDownCleanlyOnSigterm) {
   EXPECT_EQ(client.roundTrip("GET / HTTP/1.1\r\nHost: a\r\n\r\n").status, 200);
   bulwark.signal(SIGTERM);
   EXPECT_EQ(bulwark.wait(10s), 0);
-  const auto text = bulwark.stderrText();
-  EXPECT_NE(text.find("SYSTEM_START"), std::string::npos);
-  EXPECT_NE(text.find("SYSTEM_STOP"), std::string::npos);
   EXPECT_TRUE(client.waitClosed(2s));
+  // The start and the stop are in the signed audit trail, which verifies.
+  const auto trail = runProcess({kBinary, "audit", "export"}, env);
+  EXPECT_EQ(trail.exit_code, 0) << trail.err;
+  EXPECT_NE(trail.out.find("\"type\":\"SYSTEM_START\""), std::string::npos) << trail.out;
+  EXPECT_NE(trail.out.find("\"type\":\"SYSTEM_STOP\""), std::string::npos) << trail.out;
+  const auto verified = runProcess({kBinary, "audit", "verify"}, env);
+  EXPECT_EQ(verified.exit_code, 0) << verified.out << verified.err;
+  std::filesystem::remove_all(data);
 }
 
 TEST(Cli, ServesTlsWithAGeneratedCertificate) {
@@ -106,6 +121,7 @@ TEST(Cli, ServesTlsWithAGeneratedCertificate) {
   TestUpstream upstream;
   ChildProcess bulwark({kBinary, "serve"}, {{"BULWARK_LISTEN", "127.0.0.1:0"},
                                             {"BULWARK_UPSTREAM", upstream.url()},
+                                            {"BULWARK_DATA_DIR", (dir / "data").string()},
                                             {"BULWARK_TLS_CERT_FILE", cert},
                                             {"BULWARK_TLS_KEY_FILE", key}});
   const auto log = bulwark.waitForStderr("\"msg\":\"listening\"", 10s);

@@ -128,6 +128,26 @@ TEST_F(IncidentTest, RefreshReuseRevokesTheSession) {
   ASSERT_EQ(actions.size(), 2u);
   EXPECT_EQ(actions[1].subject, "bob");
   EXPECT_EQ(actions[1].detail, "s-7");
+  // As auth writes it: reason=refresh_token_reuse, the session as target; revoked already.
+  Event auth_style = testing::makeEvent(EventType::kSecurityIncident, "carol");
+  auth_style.target = "sid-9";
+  auth_style.details = {{"reason", "refresh_token_reuse"}};
+  feed(auth_style);
+  auth_style.details.emplace_back("action", "session_revoked");
+  feed(auth_style);
+  actions = responder_->actions();
+  ASSERT_EQ(actions.size(), 3u);
+  EXPECT_EQ(actions[2].subject, "carol");
+  EXPECT_EQ(actions[2].detail, "sid-9");
+}
+
+TEST_F(IncidentTest, ZeroThresholdTurnsARuleOff) {
+  IncidentConfig off = config();
+  off.login_failures_per_account = 0;
+  off.login_failures_per_address = 0;
+  IncidentEngine engine(off, clock_, responder_);
+  for (int i = 0; i < 50; ++i) engine.onRecord(loginFailed("alice", "10.0.0.1"), 1, sink_);
+  EXPECT_EQ(sink_.count(EventType::kSecurityIncident), 0);
 }
 
 TEST_F(IncidentTest, AccessDeniedBurstAndAttackSourcesBlockTheAddress) {

@@ -1,0 +1,97 @@
+#include "app/audit_setup.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <filesystem>
+
+#include "audit/file_store.h"
+#include "crypto/random.h"
+
+namespace bulwark::app {
+
+std::string auditTrailDirectory(const core::Settings& settings) {
+  return (std::filesystem::path(settings.data_dir) / "audit" / settings.node_id).string();
+}
+
+std::string developmentAuditKeyFile(const core::Settings& settings) {
+  return (std::filesystem::path(settings.data_dir) / "audit" / "audit.key").string();
+}
+
+audit::Result<AuditKeys> loadAuditKeys(const core::Settings& settings, bool generate) {
+  AuditKeys keys;
+  if (!settings.audit_key_file.empty()) {
+    auto ring = audit::loadKeyFile(settings.audit_key_file);
+    if (!ring) return ring.error();
+    keys.ring = std::move(*ring);
+    keys.file = settings.audit_key_file;
+    return keys;
+  }
+  if (!settings.audit_key.empty()) {
+    auto ring = audit::parseKeyRing(settings.audit_key, "BULWARK_AUDIT_KEY");
+    if (!ring) return ring.error();
+    keys.ring = std::move(*ring);
+    return keys;
+  }
+  if (settings.mode == core::Mode::kProduction) {
+    return audit::auditError(audit::Errc::kBadKey,
+                             "production mode requires an audit key: set "
+                             "BULWARK_AUDIT_KEY_FILE (mode 0600) or BULWARK_AUDIT_KEY");
+  }
+  keys.file = developmentAuditKeyFile(settings);
+  std::error_code ec;
+  if (std::filesystem::exists(keys.file, ec)) {
+    auto ring = audit::loadKeyFile(keys.file);
+    if (!ring) return ring.error();
+    keys.ring = std::move(*ring);
+    return keys;
+  }
+  if (!generate) {
+    return audit::auditError(audit::Errc::kBadKey,
+                             "no audit key: set BULWARK_AUDIT_KEY_FILE or BULWARK_AUDIT_KEY "
+                             "(development mode creates " + keys.file + " at `serve`)");
+  }
+  const auto parent = std::filesystem::path(keys.file).parent_path();
+  std::filesystem::create_directories(parent, ec);
+  if (ec) return audit::systemError(ec.value(), "cannot create " + parent.string());
+  ::chmod(parent.c_str(), 0700);
+  auto ring = audit::generateKeyFile(keys.file, crypto::systemRandom());
+  if (!ring) return ring.error();
+  keys.ring = std::move(*ring);
+  keys.generated = true;
+  return keys;
+}
+
+audit::WriterConfig auditWriterConfig(const core::Settings& settings, const std::string& node,
+                                      const std::string& key_file) {
+  audit::WriterConfig config;
+  config.node = node;
+  config.durability = settings.audit_durability == core::AuditDurability::kSync
+                          ? audit::Durability::kSync
+                          : audit::Durability::kAsync;
+  config.batch_interval = settings.audit_batch_interval;
+  config.queue_capacity = settings.audit_queue_capacity;
+  config.enqueue_timeout = settings.audit_enqueue_timeout;
+  config.checkpoint_every = settings.audit_checkpoint_every;
+  config.checkpoint_interval = settings.audit_checkpoint_interval;
+  config.forward_secure = settings.audit_forward_secure;
+  config.epoch_records = settings.audit_epoch_records;
+  config.epoch_interval = settings.audit_epoch_interval;
+  config.key_file = key_file;
+  return config;
+}
+
+audit::Result<audit::WriterPtr> openAuditWriter(
+    const core::Settings& settings, const std::string& directory, const std::string& node,
+    AuditKeys keys, core::Clock& clock,
+    std::vector<std::shared_ptr<audit::RecordObserver>> observers) {
+  audit::WriterDeps deps;
+  deps.store = audit::makeFileStore({directory, settings.audit_segment_size});
+  deps.keys = std::move(keys.ring);
+  deps.clock = &clock;
+  deps.random = &crypto::systemRandom();
+  deps.observers = std::move(observers);
+  return audit::Writer::open(auditWriterConfig(settings, node, keys.file), std::move(deps));
+}
+
+}  // namespace bulwark::app
