@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "app/audit_setup.h"
+#include "app/auth_wiring.h"
 #include "audit/event.h"
 #include "audit/incident.h"
 #include "audit/writer.h"
@@ -94,9 +95,19 @@ int runServe(const core::SettingSources& sources) {
               settings->audit_durability == core::AuditDurability::kSync ? "sync" : "async"},
              {"forward_secure", settings->audit_forward_secure ? "on" : "off"},
              {"last_seq", std::to_string(audit_sink->stats().last_seq)}});
+  // Auth (SPEC F2): declared before the server, so it outlives it (see the shutdown below).
+  AuthWiring auth;
+  try {
+    auth = buildAuth(*settings, audit_sink, core::realClock());
+  } catch (const std::exception& e) {
+    std::cerr << "bulwark: cannot start: auth: " << e.what() << "\n";
+    return 1;
+  }
   gateway::ServerDeps deps;
   deps.audit = audit_sink;
   deps.rate_limits = store::makeMemoryRateLimitStore(core::realClock());
+  deps.authenticator = auth.authenticator;
+  deps.api_mounts = auth.api_mounts;
   std::unique_ptr<gateway::Server> server;
   try {
     server = gateway::Server::create(settings, deps);
@@ -117,6 +128,8 @@ int runServe(const core::SettingSources& sources) {
   core::log(core::LogLevel::kInfo, "shutting down: draining connections",
             {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
   server->shutdown();
+  // Auth jobs still queued answer into the server's io_contexts: finish them while it exists.
+  auth.stop();
   recordSystemEvent(*audit_sink, audit::EventType::kSystemStop, *settings);
   audit_sink->flush();
   audit_sink->close();  // a final checkpoint seals the trail

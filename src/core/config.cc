@@ -284,6 +284,19 @@ std::optional<Problem> validateNodeId(std::string_view value) {
   return std::nullopt;
 }
 
+// An `iss` or `aud` value: compared exactly, so no surrounding space or control characters.
+std::optional<Problem> validateTokenName(std::string_view value) {
+  const bool ok = !value.empty() && value.size() <= 256 &&
+                  std::all_of(value.begin(), value.end(), [](char c) {
+                    return static_cast<unsigned char>(c) > 0x20 && c != 0x7f;
+                  });
+  if (!ok) {
+    return failure("must be 1 to 256 printable characters without spaces",
+                   "write a name or URL, e.g. https://auth.example.com");
+  }
+  return std::nullopt;
+}
+
 std::optional<Problem> validateNotEmpty(std::string_view value) {
   if (value.empty()) {
     return failure("must not be empty", "write a directory path, e.g. ./data");
@@ -353,6 +366,10 @@ std::vector<Entry> entries() {
        choice(&S::sign_up, {{"auto", SignUp::kAuto}, {"on", SignUp::kOpen}, {"off", SignUp::kClosed}})},
       {"access_token_ttl", "Lifetime of access tokens (JWT exp - iat)",
        duration(&S::access_token_ttl, minutes(1), hours(24))},
+      {"token_issuer", "Issuer (iss) of the access tokens this node signs and accepts",
+       text(&S::token_issuer, validateTokenName)},
+      {"token_audience", "Audience (aud) of the access tokens this node signs and accepts",
+       text(&S::token_audience, validateTokenName)},
       {"refresh_token_ttl", "Lifetime of each refresh token (renewed at every rotation)",
        duration(&S::refresh_token_ttl, minutes(1), hours(24 * 90))},
       {"session_lifetime", "Absolute lifetime of a session, however often it is refreshed",

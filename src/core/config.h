@@ -90,6 +90,8 @@ struct Settings {
   // F2 auth: accounts, sessions, brute-force lockout (src/auth).
   SignUp sign_up = SignUp::kAuto;
   std::chrono::milliseconds access_token_ttl{15 * 60'000};
+  std::string token_issuer = "bulwark";    // `iss` of the access tokens we sign and accept
+  std::string token_audience = "bulwark";  // `aud` of the access tokens we sign and accept
   std::chrono::milliseconds refresh_token_ttl{7LL * 24 * 3'600'000};
   std::chrono::milliseconds session_lifetime{30LL * 24 * 3'600'000};  // absolute
   std::chrono::milliseconds refresh_reuse_leeway{0};  // 0 .. 60 s

@@ -1,0 +1,279 @@
+#include "app/auth_wiring.h"
+
+#include <pthread.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "auth/account_service.h"
+#include "auth/http_api.h"
+#include "auth/jwt_bridge.h"
+#include "auth/lockout.h"
+#include "auth/password_hasher.h"
+#include "auth/session_service.h"
+#include "auth/settings.h"
+#include "auth/token_authenticator.h"
+#include "auth/worker_pool.h"
+#include "core/log.h"
+#include "crypto/random.h"
+#include "jwt/key_ring.h"
+#include "jwt/signer.h"
+#include "jwt/verifier.h"
+#include "store/revocation_store.h"
+#include "store/session_store.h"
+#include "store/user_store.h"
+
+namespace bulwark::app {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Revocations written by another process on the same database reach this node within this
+// (SPEC F2.5: < 1 s across nodes).
+constexpr std::chrono::milliseconds kSyncInterval{500};
+// Expired sessions and retired keys past their last token are removed this often.
+constexpr std::chrono::hours kPurgeInterval{1};
+// Clock skew accepted on exp/nbf/iat; the key ring keeps a retired key this much longer.
+constexpr std::chrono::seconds kLeeway{30};
+// Auth request bodies are a few hundred bytes; this bounds what a client can make us parse.
+constexpr std::size_t kApiMaxBodyBytes = 64 * 1024;
+constexpr const char* kKeyRingManifest = "keyring.json";
+
+fs::file_time_type modifiedTime(const fs::path& path) {
+  std::error_code error;
+  const auto time = fs::last_write_time(path, error);
+  return error ? fs::file_time_type::min() : time;
+}
+
+template <class T>
+T opened(store::Result<T> result, const std::string& path) {
+  if (!result) {
+    throw std::runtime_error("cannot open the auth database " + path + ": " +
+                             result.error().message());
+  }
+  return std::move(*result);
+}
+
+}  // namespace
+
+struct AuthWiring::Runtime {
+  std::shared_ptr<auth::WorkerPool> pool;
+  store::RevocationStorePtr revocations;
+  store::SessionStorePtr sessions;
+  jwt::KeyRingPtr ring;
+  fs::path manifest;
+  core::Clock* clock = nullptr;
+
+  std::mutex mutex;
+  std::condition_variable wake;
+  bool stopping = false;  // guarded by mutex
+  std::thread maintenance;
+
+  ~Runtime() { stop(); }
+
+  void stop() {
+    {
+      std::lock_guard lock(mutex);
+      stopping = true;
+    }
+    wake.notify_all();
+    if (maintenance.joinable()) {
+      maintenance.join();
+    }
+    if (pool) {
+      pool->stop();
+    }
+  }
+
+  // The maintenance loop. It blocks on the database by design, on its own thread rather than
+  // the pool's: a flood of logins filling the pool must not delay revocations from other nodes.
+  void run() {
+    pthread_setname_np(pthread_self(), "auth-maint");
+    auto last_purge = std::chrono::steady_clock::now();
+    auto manifest_time = modifiedTime(manifest);
+    bool sync_failing = false;
+    std::unique_lock lock(mutex);
+    while (!wake.wait_for(lock, kSyncInterval, [this] { return stopping; })) {
+      lock.unlock();
+      syncRevocations(sync_failing);
+      if (const auto modified = modifiedTime(manifest); modified != manifest_time) {
+        manifest_time = modified;
+        reloadKeys();
+      }
+      if (std::chrono::steady_clock::now() - last_purge >= kPurgeInterval) {
+        last_purge = std::chrono::steady_clock::now();
+        purge();
+      }
+      lock.lock();
+    }
+  }
+
+  void syncRevocations(bool& failing) {
+    auto synced = revocations->sync(clock->systemTime());
+    if (!synced && !failing) {
+      core::log(core::LogLevel::kWarn, "revocation sync failing; retrying",
+                {{"error", synced.error().message()}});
+    } else if (synced && failing) {
+      core::log(core::LogLevel::kInfo, "revocation sync recovered");
+    }
+    failing = !synced;
+  }
+
+  // Another process (`bulwark keys rotate`) changed the ring: sign and verify with it now.
+  void reloadKeys() {
+    if (auto reloaded = ring->reload(); !reloaded) {
+      core::log(core::LogLevel::kError, "signing keys not reloaded; keeping the previous ones",
+                {{"error", reloaded.error().message}});
+      return;
+    }
+    const auto* signing = ring->keys()->signingKey();
+    core::log(core::LogLevel::kInfo, "signing keys reloaded",
+              {{"kid", signing != nullptr ? std::string_view(signing->kid) : "none"}});
+  }
+
+  void purge() {
+    const auto purged = sessions->purgeExpired(clock->systemTime());
+    if (!purged) {
+      core::log(core::LogLevel::kWarn, "expired sessions not purged",
+                {{"error", purged.error().message()}});
+    }
+    const auto pruned = ring->prune();
+    if (!pruned) {
+      core::log(core::LogLevel::kWarn, "retired keys not pruned",
+                {{"error", pruned.error().message}});
+    }
+    core::log(core::LogLevel::kInfo, "auth housekeeping",
+              {{"sessions_purged", purged ? std::to_string(*purged) : "-"},
+               {"keys_pruned", pruned ? std::to_string(*pruned) : "-"}});
+  }
+};
+
+AuthWiring::AuthWiring() = default;
+AuthWiring::AuthWiring(AuthWiring&&) noexcept = default;
+AuthWiring& AuthWiring::operator=(AuthWiring&&) noexcept = default;
+AuthWiring::~AuthWiring() { stop(); }
+
+void AuthWiring::stop() {
+  if (runtime_) {
+    runtime_->stop();
+  }
+}
+
+AuthWiring buildAuth(const core::Settings& settings, audit::SinkPtr audit, core::Clock& clock) {
+  if (!settings.database_url.empty()) {
+    throw std::runtime_error(
+        "BULWARK_DATABASE_URL is set but only the embedded store (BULWARK_DATA_DIR) is "
+        "available so far; unset it");
+  }
+  if (!settings.redis_url.empty()) {
+    core::log(core::LogLevel::kWarn,
+              "BULWARK_REDIS_URL is set but revocations are not shared through Redis yet; they "
+              "reach the processes sharing this node's database file");
+  }
+  const auth::AuthConfigs configs = auth::authConfigs(settings);
+  crypto::Random& random = crypto::systemRandom();
+
+  std::error_code error;
+  fs::create_directories(settings.data_dir, error);
+  if (error) {
+    throw std::runtime_error("cannot create " + settings.data_dir + ": " + error.message());
+  }
+  ::chmod(settings.data_dir.c_str(), 0700);  // password hashes, sessions, keys
+
+  store::SqliteConfig sqlite;
+  sqlite.path = store::defaultSqlitePath(settings.data_dir);
+  auto users = opened(store::openSqliteUserStore(sqlite), sqlite.path);
+  auto session_store = opened(store::openSqliteSessionStore(sqlite), sqlite.path);
+  auto revocations =
+      opened(store::openSqliteRevocationStore(sqlite, clock.systemTime()), sqlite.path);
+
+  jwt::KeyRingConfig ring_config;
+  ring_config.directory = fs::path(settings.data_dir) / "keys";
+  ring_config.algorithm = crypto::Algorithm::kEdDSA;
+  ring_config.max_token_ttl = configs.sessions.access_ttl;
+  ring_config.leeway = kLeeway;
+  ring_config.create_if_empty = true;
+  auto ring = jwt::KeyRing::open(ring_config, clock, random);
+  if (!ring) {
+    throw std::runtime_error("signing keys: " + ring.error().message);
+  }
+
+  auto runtime = std::make_unique<AuthWiring::Runtime>();
+  AuthWiring wiring;
+  try {
+    jwt::SignerConfig signer_config;
+    signer_config.issuer = settings.token_issuer;
+    signer_config.audiences = {settings.token_audience};
+    signer_config.ttl = configs.sessions.access_ttl;  // = the ring's max_token_ttl
+    std::shared_ptr<const jwt::TokenSigner> signer =
+        jwt::TokenSigner::create(signer_config, *ring, clock, random);
+
+    jwt::IssuerConfig ours;
+    ours.issuer = settings.token_issuer;
+    ours.audiences = {settings.token_audience};
+    ours.typ = jwt::TypPolicy::kAccessToken;
+    ours.required_claims = {"sub", "jti", "sid", "iat"};  // what revocation keys on
+    ours.keys = *ring;
+    jwt::VerifierConfig verifier_config;
+    verifier_config.issuers = {ours};
+    verifier_config.leeway = kLeeway;
+    std::shared_ptr<const jwt::Verifier> verifier = jwt::Verifier::create(verifier_config, clock);
+
+    auto sessions = auth::SessionService::create(
+        configs.sessions,
+        {session_store, users, revocations, auth::makeJwtAccessTokenIssuer(signer), audit}, clock,
+        random);
+    auto lockout = std::make_shared<auth::Lockout>(configs.lockout, clock);
+    auto accounts = auth::AccountService::create(
+        configs.accounts,
+        {users, auth::makeArgon2idHasher(configs.password_hash), lockout, sessions, audit}, clock,
+        random);
+
+    runtime->pool = std::make_shared<auth::WorkerPool>(configs.workers);
+    auth::HttpApiDeps api;
+    api.accounts = accounts;
+    api.sessions = sessions;
+    api.pool = runtime->pool;
+    api.verifier = verifier;
+    api.key_ring = *ring;
+    api.clock = &clock;
+    api.issuer = settings.token_issuer;
+    api.revocations = revocations;
+    api.audit = audit;
+    auto handler = auth::makeHttpApi(std::move(api));
+    for (const char* prefix :
+         {"/auth/", "/.well-known/jwks.json", "/admin/users/", "/admin/keys/"}) {
+      wiring.api_mounts.push_back({prefix, handler, kApiMaxBodyBytes});
+    }
+    wiring.authenticator = auth::makeTokenAuthenticator(verifier, sessions, revocations);
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(std::string("auth configuration: ") + e.what());
+  }
+
+  runtime->revocations = revocations;
+  runtime->sessions = session_store;
+  runtime->ring = *ring;
+  runtime->manifest = ring_config.directory / kKeyRingManifest;
+  runtime->clock = &clock;
+  runtime->maintenance = std::thread([r = runtime.get()] { r->run(); });
+  wiring.runtime_ = std::move(runtime);
+
+  const auto* signing = (*ring)->keys()->signingKey();
+  core::log(core::LogLevel::kInfo, "auth ready",
+            {{"issuer", settings.token_issuer},
+             {"audience", settings.token_audience},
+             {"kid", signing != nullptr ? std::string_view(signing->kid) : "none"},
+             {"sign_up", configs.accounts.open_sign_up ? "open" : "closed"},
+             {"workers", std::to_string(configs.workers.threads)},
+             {"database", sqlite.path}});
+  return wiring;
+}
+
+}  // namespace bulwark::app

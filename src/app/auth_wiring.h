@@ -1,0 +1,55 @@
+#pragma once
+// The auth service inside `bulwark serve` (SPEC F2): the embedded stores under the data
+// directory, the key ring, signer and verifier, the session and account services on their worker
+// pool, and what the gateway takes from them: the Authenticator for protected routes and the
+// JSON endpoints (/auth/, /.well-known/jwks.json, /admin/users/, /admin/keys/).
+//
+// A maintenance thread of its own keeps the node current: revocations written by other
+// processes on the same database are taken in every 500 ms (RevocationStore::sync), a key-ring
+// change made by `bulwark keys rotate` is loaded when the ring's manifest changes, and expired
+// sessions and retired keys are purged hourly.
+
+#include <memory>
+#include <vector>
+
+#include "audit/event.h"
+#include "auth/authenticator.h"
+#include "core/clock.h"
+#include "core/config.h"
+#include "http/api.h"
+
+namespace bulwark::app {
+
+class AuthWiring {
+ public:
+  AuthWiring();
+  AuthWiring(AuthWiring&&) noexcept;
+  AuthWiring& operator=(AuthWiring&&) noexcept;
+  // stop().
+  ~AuthWiring();
+
+  // For gateway::ServerDeps.
+  auth::AuthenticatorPtr authenticator;
+  std::vector<http::ApiMount> api_mounts;
+
+  // Stops the maintenance thread, then the worker pool (running the jobs already queued, which
+  // answer their requests). Call after the gateway's shutdown() and before the gateway is
+  // destroyed: pool jobs post their answers into the gateway's io_contexts. Idempotent.
+  void stop();
+
+  struct Runtime;  // the pool, the stores, the maintenance thread
+
+ private:
+  friend AuthWiring buildAuth(const core::Settings&, audit::SinkPtr, core::Clock&);
+  std::unique_ptr<Runtime> runtime_;
+};
+
+// Builds the auth service from validated settings: SQLite stores in <data_dir>/bulwark.db, the
+// key ring in <data_dir>/keys (an EdDSA key is generated, mode 0600, when it is empty), tokens
+// with iss token_issuer and aud token_audience. `audit` receives the services' events; `clock`
+// must outlive the result. Starts the worker pool and the maintenance thread. Throws
+// std::runtime_error naming the problem (start-up only), e.g. an unreadable key file or a
+// database URL (only the embedded store exists so far).
+AuthWiring buildAuth(const core::Settings& settings, audit::SinkPtr audit, core::Clock& clock);
+
+}  // namespace bulwark::app
