@@ -68,14 +68,9 @@ int runTokenVerify(const TokenVerifyOptions& options, std::istream& in, std::ost
     err << "--typ must be at+jwt, jwt or optional\n";
     return 2;
   }
-  auto text = jwt::readSmallFile(options.jwks_file);
-  if (!text) {
-    err << text.error().message << '\n';
-    return 2;
-  }
-  auto keys = jwt::parseJwks(*text);
+  auto keys = jwt::loadJwksFile(options.jwks_file);
   if (!keys) {
-    err << options.jwks_file.string() << ": " << keys.error().message << '\n';
+    err << keys.error().message << '\n';
     return 2;
   }
   const std::string input(std::istreambuf_iterator<char>(in), {});

@@ -1,6 +1,10 @@
 #include "jwt/key_source.h"
 
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -56,14 +60,10 @@ class FileJwksSourceImpl final : public FileJwksSource {
   }
 
   static KeyResult<KeySetPtr> load(const FileJwksConfig& config) {
-    auto text = readSmallFile(config.path);
-    if (!text) {
-      return text.error();
-    }
     std::vector<std::string> skipped;
-    auto keys = parseJwks(*text, config.jwks, &skipped);
+    auto keys = loadJwksFile(config.path, config.jwks, &skipped);
     if (!keys) {
-      return KeyError{config.path.string() + ": " + keys.error().message};
+      return keys.error();
     }
     for (const std::string& reason : skipped) {
       core::log(core::LogLevel::kWarn, "JWKS key skipped",
@@ -94,6 +94,32 @@ KeyResult<std::shared_ptr<FileJwksSource>> FileJwksSource::create(FileJwksConfig
   }
   return std::shared_ptr<FileJwksSource>(
       std::make_shared<FileJwksSourceImpl>(std::move(config), clock, std::move(*keys)));
+}
+
+KeyResult<KeySetPtr> loadJwksFile(const std::filesystem::path& path, const JwksOptions& options,
+                                  std::vector<std::string>* skipped) {
+  auto text = readSmallFile(path);
+  if (!text) {
+    return text.error();
+  }
+  auto keys = parseJwks(*text, options, skipped);
+  if (!keys) {
+    return KeyError{path.string() + ": " + keys.error().message};
+  }
+  const auto& entries = (*keys)->entries();
+  const bool secret = std::any_of(entries.begin(), entries.end(), [](const KeyEntry& e) {
+    return e.key->algorithm() == crypto::Algorithm::kHS256;
+  });
+  struct stat st {};
+  if (secret && ::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return KeyError{path.string() + " has mode " + mode +
+                    " and holds an HS256 secret; it must be accessible to its owner only (fix: "
+                    "chmod 600 " +
+                    path.string() + ")"};
+  }
+  return keys;
 }
 
 KeyResult<std::string> readSmallFile(const std::filesystem::path& path, std::size_t max_bytes) {

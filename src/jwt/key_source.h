@@ -13,7 +13,9 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/clock.h"
 #include "jwt/key_set.h"
@@ -54,6 +56,12 @@ class FileJwksSource : public KeySource {
   // Re-reads the file now. On failure the previous snapshot stays. Thread-safe.
   [[nodiscard]] virtual KeyResult<void> reload() = 0;
 };
+
+// Reads and parses a JWK Set file. A set with an HS256 (shared secret) key is refused when the
+// file is accessible to group or others, with the chmod fix, as for our own key files.
+[[nodiscard]] KeyResult<KeySetPtr> loadJwksFile(const std::filesystem::path& path,
+                                                const JwksOptions& options = {},
+                                                std::vector<std::string>* skipped = nullptr);
 
 // Reads a whole (small) file; the error names the path and the errno text.
 [[nodiscard]] KeyResult<std::string> readSmallFile(const std::filesystem::path& path,

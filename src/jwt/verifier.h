@@ -103,7 +103,8 @@ class Verifier {
   static std::unique_ptr<Verifier> create(VerifierConfig config, core::Clock& clock);
 
   // Verifies `token` (the compact JWS, without "Bearer "). Returns the verified token, or the
-  // first rule it breaks. Thread-safe; lock-free apart from one cache shard's mutex.
+  // first rule it breaks. Thread-safe; the only mutex taken is one cache shard's (key sets are
+  // read through an atomic shared_ptr snapshot).
   [[nodiscard]] virtual VerifyResult<VerifiedTokenPtr> verify(std::string_view token) const = 0;
 
   virtual VerifierStats stats() const = 0;

@@ -7,6 +7,8 @@
 #include <mutex>
 #include <thread>
 
+#include <sys/stat.h>
+
 #include "support/jwt_craft.h"
 
 namespace bulwark::jwt {
@@ -645,6 +647,23 @@ TEST_F(FileJwksTest, UnknownKidRereadsTheFileAtMostOncePerInterval) {
   EXPECT_EQ(verifier->verify(signEc(header("ES256", "made-up", "JWT"), p.json())).error(),
             VerifyError::kUnknownKid);
   EXPECT_TRUE(verifier->verify(token));
+}
+
+TEST_F(FileJwksTest, SharedSecretsNeedAPrivateFile) {
+  write("{\"keys\":[{\"kty\":\"oct\",\"kid\":\"s\",\"alg\":\"HS256\",\"k\":\"" +
+        b64(std::string(32, 'k')) + "\"}]}");
+  const auto path = dir_ / "jwks.json";
+  ASSERT_EQ(::chmod(path.c_str(), 0644), 0);
+  auto refused = FileJwksSource::create(config(path), clock_);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("fix: chmod 600 " + path.string()), std::string::npos)
+      << refused.error().message;
+  ASSERT_EQ(::chmod(path.c_str(), 0600), 0);
+  EXPECT_TRUE(FileJwksSource::create(config(path), clock_));
+  // Public keys only: any mode.
+  write(KeySet::create({entry("rs", test::publicKey(rsa_, Algorithm::kRS256))}).value()->jwks());
+  ASSERT_EQ(::chmod(path.c_str(), 0644), 0);
+  EXPECT_TRUE(FileJwksSource::create(config(path), clock_));
 }
 
 TEST_F(FileJwksTest, CreateFailsWithTheReason) {
