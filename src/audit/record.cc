@@ -572,6 +572,11 @@ bool parseTimestamp(std::string_view text, core::SystemTime& out) {
   if (pos + 1 != text.size() || text[pos] != 'Z') return false;
   const std::int64_t days = daysFromCivil(static_cast<int>(year), month, day);
   const std::int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second;
+  // system_clock counts nanoseconds in 64 bits: it ends in April 2262.
+  const std::int64_t limit = std::chrono::duration_cast<std::chrono::microseconds>(
+                                 core::SystemTime::max().time_since_epoch())
+                                 .count();
+  if (seconds > limit / 1'000'000 - 1) return false;
   out = core::SystemTime(std::chrono::duration_cast<core::SystemTime::duration>(
       std::chrono::microseconds(seconds * 1'000'000 + micros)));
   return true;

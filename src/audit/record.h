@@ -111,7 +111,8 @@ std::string serializeRecord(const Record& record);
 
 // Appends "YYYY-MM-DDTHH:MM:SS.ffffffZ" (UTC, microseconds; clamped to years 1970-9999).
 void appendTimestamp(std::string& out, core::SystemTime time);
-// Parses "YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z" (UTC); false otherwise. Fractions below 1 µs are cut.
+// Parses "YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z" (UTC, from 1970 to what system_clock holds, 2262);
+// false otherwise. Fractions below 1 µs are cut.
 [[nodiscard]] bool parseTimestamp(std::string_view text, core::SystemTime& out);
 
 }  // namespace bulwark::audit

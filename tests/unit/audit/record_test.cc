@@ -160,7 +160,8 @@ TEST(RecordFormat, TimestampsRoundTripAtMicroseconds) {
   EXPECT_EQ(parsed, time);
   ASSERT_TRUE(parseTimestamp("2024-02-29T00:00:00Z", parsed));
   for (const char* bad : {"2023-02-29T00:00:00Z", "2024-13-01T00:00:00Z", "2024-01-01 00:00:00Z",
-                          "2024-01-01T24:00:00Z", "2024-01-01T00:00:00", "2024-01-01T00:00:00.Z"}) {
+                          "2024-01-01T24:00:00Z", "2024-01-01T00:00:00", "2024-01-01T00:00:00.Z",
+                          "4054-01-15T08:00:00.000000Z", "1969-12-31T23:59:59Z"}) {
     EXPECT_FALSE(parseTimestamp(bad, parsed)) << bad;
   }
 }
