@@ -22,9 +22,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
-#include <set>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -67,8 +67,8 @@ std::string pem(EVP_PKEY* key, bool with_private) {
 // Everything one algorithm needs: keys in three forms and one token.
 struct Case {
   Algorithm alg;
-  test::Pkey pkey;        // OpenSSL form (nullptr for HS256)
-  std::string secret;     // HS256
+  test::Pkey pkey;                      // OpenSSL form (nullptr for HS256)
+  std::string secret;                   // HS256
   crypto::SignatureKeyPtr private_key;  // bulwark form (null for RSA: verify only)
   jwt::KeySetPtr keys;
   jwt::VerifierPtr verifier_cold, verifier_cached;
@@ -126,7 +126,8 @@ std::unique_ptr<Case> makeCase(Algorithm alg) {
   if (alg == Algorithm::kHS256) {
     c->private_key = verify_key = test::hmacKey(c->secret);
   } else if (alg == Algorithm::kEdDSA || alg == Algorithm::kES256) {
-    c->private_key = crypto::SignatureKey::fromMaterial(privateMaterial(c->pkey.get(), alg)).value();
+    c->private_key =
+        crypto::SignatureKey::fromMaterial(privateMaterial(c->pkey.get(), alg)).value();
     verify_key = test::publicKey(c->pkey.get(), alg);
   } else {
     verify_key = test::publicKey(c->pkey.get(), alg);
@@ -163,20 +164,18 @@ std::unique_ptr<Case> makeCase(Algorithm alg) {
   if (alg == Algorithm::kHS256) {
     signature = test::hmacSign(c->secret, c->signing_input);
   } else {
-    signature = test::opensslSign(c->pkey.get(), c->signing_input,
-                                  alg == Algorithm::kPS256 ? test::RsaPadding::kPss
-                                                           : test::RsaPadding::kPkcs1,
-                                  32);
+    signature = test::opensslSign(
+        c->pkey.get(), c->signing_input,
+        alg == Algorithm::kPS256 ? test::RsaPadding::kPss : test::RsaPadding::kPkcs1, 32);
   }
   c->token = c->signing_input + "." + test::b64(signature);
   c->der_or_raw_signature = signature;
   if (alg == Algorithm::kES256) {
     // Raw OpenSSL verifies DER: convert r||s once, outside the timed loop.
     ECDSA_SIG* sig = ECDSA_SIG_new();
-    ECDSA_SIG_set0(sig,
-                   BN_bin2bn(reinterpret_cast<const unsigned char*>(signature.data()), 32, nullptr),
-                   BN_bin2bn(reinterpret_cast<const unsigned char*>(signature.data()) + 32, 32,
-                             nullptr));
+    ECDSA_SIG_set0(
+        sig, BN_bin2bn(reinterpret_cast<const unsigned char*>(signature.data()), 32, nullptr),
+        BN_bin2bn(reinterpret_cast<const unsigned char*>(signature.data()) + 32, 32, nullptr));
     unsigned char* der = nullptr;
     const int n = i2d_ECDSA_SIG(sig, &der);
     c->der_or_raw_signature.assign(reinterpret_cast<char*>(der), static_cast<std::size_t>(n));
@@ -257,14 +256,13 @@ void OpensslVerify(benchmark::State& state) {
     } else {
       EVP_MD_CTX* ctx = EVP_MD_CTX_new();
       EVP_PKEY_CTX* pctx = nullptr;
-      EVP_DigestVerifyInit(ctx, &pctx, c.alg == Algorithm::kEdDSA ? nullptr : EVP_sha256(),
-                           nullptr, c.public_pkey.get());
+      EVP_DigestVerifyInit(ctx, &pctx, c.alg == Algorithm::kEdDSA ? nullptr : EVP_sha256(), nullptr,
+                           c.public_pkey.get());
       if (c.alg == Algorithm::kPS256) {
         EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING);
         EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST);
       }
-      ok = EVP_DigestVerify(ctx, sig, c.der_or_raw_signature.size(), input,
-                            c.signing_input.size());
+      ok = EVP_DigestVerify(ctx, sig, c.der_or_raw_signature.size(), input, c.signing_input.size());
       EVP_MD_CTX_free(ctx);
     }
     benchmark::DoNotOptimize(ok);
@@ -287,9 +285,8 @@ void BulwarkSign(benchmark::State& state) {
 void OpensslSign(benchmark::State& state) {
   Case& c = caseFor(algOf(state));
   for (auto _ : state) {
-    std::string sig = c.alg == Algorithm::kHS256
-                          ? test::hmacSign(c.secret, c.signing_input)
-                          : test::opensslSign(c.pkey.get(), c.signing_input);
+    std::string sig = c.alg == Algorithm::kHS256 ? test::hmacSign(c.secret, c.signing_input)
+                                                 : test::opensslSign(c.pkey.get(), c.signing_input);
     benchmark::DoNotOptimize(sig);
   }
 }
@@ -387,9 +384,8 @@ class Collector : public benchmark::ConsoleReporter {
   std::set<std::string> medians_;
 };
 
-const std::vector<Algorithm> kAlgorithms = {Algorithm::kEdDSA, Algorithm::kES256,
-                                            Algorithm::kHS256, Algorithm::kRS256,
-                                            Algorithm::kPS256};
+const std::vector<Algorithm> kAlgorithms = {Algorithm::kEdDSA, Algorithm::kES256, Algorithm::kHS256,
+                                            Algorithm::kRS256, Algorithm::kPS256};
 
 std::string name(const char* op, Algorithm alg) {
   return std::string(op) + "/" + std::to_string(static_cast<int>(alg));
@@ -427,7 +423,8 @@ int main(int argc, char** argv) {
 
   std::printf("\nArgument: 0 EdDSA, 1 ES256, 2 HS256, 3 RS256, 4 PS256. Times are µs per op.\n");
   std::printf("%-6s | %9s %9s %9s %9s | %14s %14s | %9s %9s %9s\n", "alg", "bulwark", "cached",
-              "libjwt", "openssl", "bulwark/libjwt", "bulwark/openssl", "sign", "libjwt", "openssl");
+              "libjwt", "openssl", "bulwark/libjwt", "bulwark/openssl", "sign", "libjwt",
+              "openssl");
   const auto us = [&](const char* op, Algorithm alg) { return collector.ns(name(op, alg)); };
   const auto cell = [](std::optional<double> ns) {
     char buffer[16];
@@ -450,12 +447,13 @@ int main(int argc, char** argv) {
   };
   for (Algorithm alg : kAlgorithms) {
     const auto ours = us("bulwark_verify", alg);
-    std::printf("%-6s | %s %s %s %s | %s %s | %s %s %s\n",
-                std::string(crypto::algorithmName(alg)).c_str(), cell(ours).c_str(),
-                cell(us("bulwark_cached_verify", alg)).c_str(), cell(us("libjwt_verify", alg)).c_str(),
-                cell(us("openssl_verify", alg)).c_str(), ratio(us("libjwt_verify", alg), ours).c_str(),
-                ratio(us("openssl_verify", alg), ours).c_str(), cell(us("bulwark_sign", alg)).c_str(),
-                cell(us("libjwt_sign", alg)).c_str(), cell(us("openssl_sign", alg)).c_str());
+    std::printf(
+        "%-6s | %s %s %s %s | %s %s | %s %s %s\n", std::string(crypto::algorithmName(alg)).c_str(),
+        cell(ours).c_str(), cell(us("bulwark_cached_verify", alg)).c_str(),
+        cell(us("libjwt_verify", alg)).c_str(), cell(us("openssl_verify", alg)).c_str(),
+        ratio(us("libjwt_verify", alg), ours).c_str(),
+        ratio(us("openssl_verify", alg), ours).c_str(), cell(us("bulwark_sign", alg)).c_str(),
+        cell(us("libjwt_sign", alg)).c_str(), cell(us("openssl_sign", alg)).c_str());
   }
   return 0;
 }

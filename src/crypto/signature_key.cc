@@ -62,7 +62,9 @@ constexpr std::array<std::uint8_t, kP256Bytes> kP256Order = {
     0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
     0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51};
 
-const std::uint8_t* u8(std::string_view s) { return reinterpret_cast<const std::uint8_t*>(s.data()); }
+const std::uint8_t* u8(std::string_view s) {
+  return reinterpret_cast<const std::uint8_t*>(s.data());
+}
 
 // True when the 32-byte big-endian value is in [1, n-1]. Equal-length big-endian byte strings
 // compare like the numbers they encode, so memcmp is an exact range check.
@@ -387,8 +389,7 @@ class HmacKey final : public SignatureKey {
 
 // Returns the uncompressed P-256 point 04||x||y for the scalar `d`.
 bool p256PublicFromPrivate(const BIGNUM* d, std::string& x, std::string& y) {
-  std::unique_ptr<EC_GROUP, EcGroupDeleter> group(
-      EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1));
+  std::unique_ptr<EC_GROUP, EcGroupDeleter> group(EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1));
   if (!group) {
     return false;
   }

@@ -8,7 +8,6 @@
 // and, for verifying external issuers only, RS256 and PS256 (RSA 2048..8192 bits).
 
 #include <boost/system/result.hpp>
-
 #include <cstdint>
 #include <memory>
 #include <optional>

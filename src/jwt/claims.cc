@@ -1,9 +1,8 @@
 #include "jwt/claims.h"
 
+#include <algorithm>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
-
-#include <algorithm>
 #include <cmath>
 
 #include "jwt/detail/claims_reader.h"
@@ -157,8 +156,8 @@ VerifyResult<void> validateClaims(const Claims& claims, const ClaimsPolicy& poli
   for (const std::string& name : policy.required) {
     const bool present = (name == "sub" && !claims.sub.empty()) ||
                          (name == "jti" && !claims.jti.empty()) ||
-                         (name == "sid" && !claims.sid.empty()) ||
-                         (name == "iat" && claims.iat) || (name == "nbf" && claims.nbf);
+                         (name == "sid" && !claims.sid.empty()) || (name == "iat" && claims.iat) ||
+                         (name == "nbf" && claims.nbf);
     if (!present) {
       return VerifyError::kMissingClaim;
     }

@@ -1,7 +1,5 @@
 #include "jwt/key_ring.h"
 
-#include <boost/json/object.hpp>
-#include <boost/json/value.hpp>
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <sys/file.h>
@@ -9,6 +7,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -346,7 +346,9 @@ class KeyRingImpl final : public KeyRing {
     return config_.directory / (std::string(kid) + ".jwk");
   }
 
-  core::SystemTime nowSeconds() const { return fromNumericDate(toNumericDate(clock_.systemTime())); }
+  core::SystemTime nowSeconds() const {
+    return fromNumericDate(toNumericDate(clock_.systemTime()));
+  }
 
   // Reads the manifest and every key file it names. A missing manifest is an empty ring.
   KeyResult<std::vector<KeyEntry>> loadEntries() const {

@@ -1,9 +1,8 @@
 #include "jwt/key_set.h"
 
+#include <algorithm>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
-
-#include <algorithm>
 
 #include "core/json.h"
 #include "crypto/base64url.h"
@@ -231,8 +230,8 @@ KeyResult<KeySetPtr> KeySet::create(std::vector<KeyEntry> entries) {
 }
 
 KeySetPtr KeySet::empty() {
-  static const KeySetPtr set = std::make_shared<KeySet>(std::vector<KeyEntry>{}, nullptr,
-                                                        std::string("{\"keys\":[]}"));
+  static const KeySetPtr set =
+      std::make_shared<KeySet>(std::vector<KeyEntry>{}, nullptr, std::string("{\"keys\":[]}"));
   return set;
 }
 

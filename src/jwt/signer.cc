@@ -44,15 +44,12 @@ class TokenSignerImpl final : public TokenSigner {
     }
     IssuedToken issued;
     issued.kid = key->kid;
-    issued.jti = request.token_id.empty() ? crypto::randomToken(random_, kJtiBytes)
-                                          : request.token_id;
+    issued.jti =
+        request.token_id.empty() ? crypto::randomToken(random_, kJtiBytes) : request.token_id;
     const core::SystemTime now = fromNumericDate(toNumericDate(clock_.systemTime()));
-    issued.issued_at = request.issued_at
-                           ? fromNumericDate(toNumericDate(*request.issued_at))
-                           : now;
-    issued.expires_at = request.expires_at
-                            ? fromNumericDate(toNumericDate(*request.expires_at))
-                            : issued.issued_at + config_.ttl;
+    issued.issued_at = request.issued_at ? fromNumericDate(toNumericDate(*request.issued_at)) : now;
+    issued.expires_at = request.expires_at ? fromNumericDate(toNumericDate(*request.expires_at))
+                                           : issued.issued_at + config_.ttl;
     if (issued.expires_at <= issued.issued_at || issued.expires_at > now + config_.ttl) {
       return SignError::kInvalidRequest;
     }

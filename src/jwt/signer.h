@@ -3,7 +3,6 @@
 // iss, sub, aud, exp, nbf, iat, jti, sid, roles, signed with the key ring's active key.
 
 #include <boost/system/result.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <memory>

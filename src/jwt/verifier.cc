@@ -1,10 +1,9 @@
 #include "jwt/verifier.h"
 
-#include <boost/json/object.hpp>
-#include <boost/json/value.hpp>
-
 #include <algorithm>
 #include <atomic>
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 #include <stdexcept>
 
 #include "crypto/hmac.h"
@@ -20,8 +19,8 @@ namespace json = boost::json;
 char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
 bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                            [](char x, char y) { return lower(x) == lower(y); });
 }
 
 // RFC 7515 §4.1.9: "application/" may be omitted from a media type in `typ`.
@@ -53,7 +52,9 @@ struct IssuerState {
 class VerifierImpl final : public Verifier {
  public:
   VerifierImpl(VerifierConfig config, core::Clock& clock)
-      : leeway_(config.leeway), max_token_bytes_(config.max_token_bytes), clock_(clock),
+      : leeway_(config.leeway),
+        max_token_bytes_(config.max_token_bytes),
+        clock_(clock),
         issuers_(config.issuers.size()) {
     for (std::size_t i = 0; i < config.issuers.size(); ++i) {
       IssuerState& state = issuers_[i];
@@ -172,8 +173,7 @@ class VerifierImpl final : public Verifier {
     if (!iss->is_string() || iss->get_string().empty()) {
       return VerifyError::kBadClaim;
     }
-    const IssuerState* issuer =
-        findIssuer({iss->get_string().data(), iss->get_string().size()});
+    const IssuerState* issuer = findIssuer({iss->get_string().data(), iss->get_string().size()});
     if (issuer == nullptr) {
       return VerifyError::kWrongIssuer;
     }
@@ -251,7 +251,8 @@ void validate(const VerifierConfig& config) {
     if (!issuer.keys) {
       fail("issuer " + name + " has no key source");
     }
-    for (std::string_view registered : {"", "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid"}) {
+    for (std::string_view registered :
+         {"", "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid"}) {
       if (issuer.roles_claim == registered) {
         fail("issuer " + name + ": roles_claim must name a claim other than the registered ones");
       }

@@ -84,9 +84,9 @@ using VerifiedTokenPtr = std::shared_ptr<const VerifiedToken>;
 
 // Counters (STYLE habit 7). Monotonic except cache_entries.
 struct VerifierStats {
-  std::uint64_t verified = 0;       // successful verify() calls, cached or not
+  std::uint64_t verified = 0;  // successful verify() calls, cached or not
   std::uint64_t cache_hits = 0;
-  std::uint64_t cache_misses = 0;   // lookups that had to verify the signature
+  std::uint64_t cache_misses = 0;     // lookups that had to verify the signature
   std::uint64_t cache_evictions = 0;  // entries dropped for space, expiry or a key leaving
   std::uint64_t cache_entries = 0;
   // Rejections by reason, indexed by static_cast<int>(VerifyError).
@@ -114,8 +114,8 @@ using VerifierPtr = std::unique_ptr<Verifier>;
 // The JWS layer alone (`bulwark token verify --signature-only`): structure, header rules, kid
 // selection in `keys` (kid required), alg match and signature; the payload may be any bytes and
 // no claim or typ is checked. Retired keys still verify here. Thread-safe.
-[[nodiscard]] VerifyResult<Jws> verifySignatureOnly(std::string_view token, const KeySet& keys,
-                                                    std::size_t max_token_bytes =
-                                                        kDefaultMaxTokenBytes);
+[[nodiscard]] VerifyResult<Jws> verifySignatureOnly(
+    std::string_view token, const KeySet& keys,
+    std::size_t max_token_bytes = kDefaultMaxTokenBytes);
 
 }  // namespace bulwark::jwt

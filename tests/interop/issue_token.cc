@@ -33,8 +33,8 @@ int main(int argc, char** argv) {
   jwt::SignerConfig signer_config;
   signer_config.issuer = argv[3];
   signer_config.audiences = {argv[4]};
-  auto signer = jwt::TokenSigner::create(signer_config, *ring, core::realClock(),
-                                         crypto::systemRandom());
+  auto signer =
+      jwt::TokenSigner::create(signer_config, *ring, core::realClock(), crypto::systemRandom());
   jwt::AccessTokenRequest request;
   request.subject = argv[5];
   request.session_id = "interop-session";

@@ -4,7 +4,6 @@
 // claim.
 
 #include <boost/json/object.hpp>
-
 #include <string_view>
 
 #include "jwt/claims.h"

@@ -1,10 +1,9 @@
 #include "jwt/detail/strict_json.h"
 
+#include <algorithm>
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/value.hpp>
 #include <boost/json/value_stack.hpp>
-
-#include <algorithm>
 #include <string>
 #include <vector>
 

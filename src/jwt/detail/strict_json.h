@@ -4,7 +4,6 @@
 // rejecting them, because two verifiers could otherwise read different values from one token.
 
 #include <boost/json/object.hpp>
-
 #include <string_view>
 
 #include "jwt/errors.h"

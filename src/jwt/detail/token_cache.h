@@ -27,8 +27,8 @@ namespace bulwark::jwt::detail {
 
 struct CachedToken {
   VerifiedTokenPtr token;
-  crypto::SignatureKeyPtr key;  // the key that verified it: a hit is valid only while the
-                                // issuer's current set still holds this very key
+  crypto::SignatureKeyPtr key;   // the key that verified it: a hit is valid only while the
+                                 // issuer's current set still holds this very key
   core::SystemTime valid_until;  // exp + leeway
 };
 

@@ -35,8 +35,8 @@ TEST(Base64Url, RejectsPaddingAndTheStandardAlphabet) {
 TEST(Base64Url, RejectsWhitespaceAndOtherBytes) {
   std::string out;
   for (std::string_view bad : std::initializer_list<std::string_view>{
-           "Zm9 v", "Zm9v\n", " Zm9v", "Zm\t9v", "Zm9v\r\n", "Zm.v",
-           std::string_view("Zm\0v", 4), "Zm\xc3\xa9v"}) {
+           "Zm9 v", "Zm9v\n", " Zm9v", "Zm\t9v", "Zm9v\r\n", "Zm.v", std::string_view("Zm\0v", 4),
+           "Zm\xc3\xa9v"}) {
     EXPECT_FALSE(base64UrlDecode(bad, out)) << bad;
   }
 }

@@ -33,11 +33,11 @@ TEST(Claims, AudienceMayBeAnArray) {
 
 TEST(Claims, RejectsWrongTypes) {
   for (std::string_view bad : std::initializer_list<std::string_view>{
-           R"({"iss":1})", R"({"iss":""})", R"({"sub":null})", R"({"aud":1})",
-           R"({"aud":["a",1]})", R"({"aud":{"a":1}})", R"({"exp":"1800000000"})",
-           R"({"exp":-1})", R"({"exp":1e300})", R"({"exp":253402300800})",
-           R"({"exp":18446744073709551615})", R"({"nbf":true})", R"({"iat":[1]})",
-           R"({"jti":""})", R"({"sid":7})", R"({"roles":"admin"})", R"({"roles":["a",null]})"}) {
+           R"({"iss":1})", R"({"iss":""})", R"({"sub":null})", R"({"aud":1})", R"({"aud":["a",1]})",
+           R"({"aud":{"a":1}})", R"({"exp":"1800000000"})", R"({"exp":-1})", R"({"exp":1e300})",
+           R"({"exp":253402300800})", R"({"exp":18446744073709551615})", R"({"nbf":true})",
+           R"({"iat":[1]})", R"({"jti":""})", R"({"sid":7})", R"({"roles":"admin"})",
+           R"({"roles":["a",null]})"}) {
     auto claims = parseClaims(bad);
     ASSERT_FALSE(claims) << bad;
     EXPECT_EQ(claims.error(), VerifyError::kBadClaim) << bad;
@@ -52,7 +52,10 @@ TEST(Claims, RolesClaimIsConfigurable) {
 
 TEST(Claims, RejectsDuplicateClaims) {
   EXPECT_EQ(parseClaims(R"({"sub":"a","sub":"admin"})").error(), VerifyError::kDuplicateMember);
-  EXPECT_EQ(parseClaims(R"({"sub":"a"} )" "x").error(), VerifyError::kBadJson);
+  EXPECT_EQ(parseClaims(R"({"sub":"a"} )"
+                        "x")
+                .error(),
+            VerifyError::kBadJson);
 }
 
 class ValidateClaims : public ::testing::Test {

@@ -65,8 +65,8 @@ TEST(Jws, Rfc8037AppendixA4) {
 
 TEST(Jws, SignedTokensRoundTrip) {
   test::SeededRandom random;
-  for (auto alg : {crypto::Algorithm::kEdDSA, crypto::Algorithm::kES256,
-                   crypto::Algorithm::kHS256}) {
+  for (auto alg :
+       {crypto::Algorithm::kEdDSA, crypto::Algorithm::kES256, crypto::Algorithm::kHS256}) {
     auto key = crypto::SignatureKey::generate(alg, random).value();
     auto token = signJws(*key, "k1", "at+jwt", R"({"a":1})");
     ASSERT_TRUE(token);
@@ -134,7 +134,8 @@ TEST(Jws, RejectsNonCanonicalBase64) {
 }
 
 TEST(Jws, SizeLimitIsEnforcedAndConfigurable) {
-  const std::string big = hs256(R"({"alg":"HS256"})", "{\"pad\":\"" + std::string(6000, 'x') + "\"}");
+  const std::string big =
+      hs256(R"({"alg":"HS256"})", "{\"pad\":\"" + std::string(6000, 'x') + "\"}");
   ASSERT_GT(big.size(), 8000u);
   ASSERT_LT(big.size(), 8192u);
   EXPECT_TRUE(parseJws(big));
@@ -180,9 +181,10 @@ TEST(Jws, RejectsKeySourceHeaders) {
         "{\"alg\":\"HS256\",\"" + std::string(member) + "\":\"https://attacker.example/k\"}";
     EXPECT_EQ(parseError(hs256(header)), VerifyError::kForbiddenHeader) << member;
   }
-  EXPECT_EQ(parseError(hs256(
-                R"({"alg":"HS256","jwk":{"kty":"oct","k":"c3NzcwAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}})")),
-            VerifyError::kForbiddenHeader);
+  EXPECT_EQ(
+      parseError(hs256(
+          R"({"alg":"HS256","jwk":{"kty":"oct","k":"c3NzcwAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}})")),
+      VerifyError::kForbiddenHeader);
 }
 
 TEST(Jws, RejectsUnencodedPayload) {

@@ -23,8 +23,8 @@ class Jwks : public ::testing::Test {
   std::string edX() { return b64(test::publicMaterial(ed_.get(), Algorithm::kEdDSA).x); }
   std::string ec() {
     auto m = test::publicMaterial(ec_.get(), Algorithm::kES256);
-    return "{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"ec\",\"x\":\"" + b64(m.x) +
-           "\",\"y\":\"" + b64(m.y) + "\"}";
+    return "{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"ec\",\"x\":\"" + b64(m.x) + "\",\"y\":\"" +
+           b64(m.y) + "\"}";
   }
   std::string rsa(std::string_view extra = "") {
     auto m = test::publicMaterial(rsa_, Algorithm::kRS256);
@@ -69,19 +69,19 @@ TEST_F(Jwks, ExplicitAlgMustFitTheKeyType) {
 
 TEST_F(Jwks, OctKeysMustNameTheirAlgorithm) {
   const std::string k = b64(std::string(32, 'k'));
-  const std::string message =
-      errorOf(set({"{\"kty\":\"oct\",\"kid\":\"h\",\"k\":\"" + k + "\"}"}));
+  const std::string message = errorOf(set({"{\"kty\":\"oct\",\"kid\":\"h\",\"k\":\"" + k + "\"}"}));
   EXPECT_NE(message.find("oct keys must name their alg"), std::string::npos);
   EXPECT_EQ(message.find(k), std::string::npos);  // never the secret
-  auto keys = parseJwks(set({"{\"kty\":\"oct\",\"kid\":\"h\",\"alg\":\"HS256\",\"k\":\"" + k + "\"}"}));
+  auto keys =
+      parseJwks(set({"{\"kty\":\"oct\",\"kid\":\"h\",\"alg\":\"HS256\",\"k\":\"" + k + "\"}"}));
   ASSERT_TRUE(keys);
   EXPECT_EQ((*keys)->find("h")->key->algorithm(), Algorithm::kHS256);
   EXPECT_EQ((*keys)->jwks(), "{\"keys\":[]}");  // secrets are never published
   const std::string short_k = b64(std::string(16, 'k'));
-  EXPECT_NE(errorOf(set({"{\"kty\":\"oct\",\"kid\":\"h\",\"alg\":\"HS256\",\"k\":\"" + short_k +
-                         "\"}"}))
-                .find("32 bytes"),
-            std::string::npos);
+  EXPECT_NE(
+      errorOf(set({"{\"kty\":\"oct\",\"kid\":\"h\",\"alg\":\"HS256\",\"k\":\"" + short_k + "\"}"}))
+          .find("32 bytes"),
+      std::string::npos);
 }
 
 TEST_F(Jwks, RefusesSmallRsa) {
@@ -100,8 +100,7 @@ TEST_F(Jwks, RefusesSmallRsa) {
 }
 
 TEST_F(Jwks, RefusesPrivateMaterialAndMissingKid) {
-  EXPECT_NE(errorOf(set({okp("ed", edX(), ",\"d\":\"AAAA\"")})).find("private"),
-            std::string::npos);
+  EXPECT_NE(errorOf(set({okp("ed", edX(), ",\"d\":\"AAAA\"")})).find("private"), std::string::npos);
   EXPECT_NE(errorOf(set({rsa(",\"p\":\"AAAA\"")})).find("private"), std::string::npos);
   EXPECT_NE(errorOf(set({"{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"" + edX() + "\"}"}))
                 .find("kid is required"),
@@ -126,8 +125,8 @@ TEST_F(Jwks, RefusesMalformedSets) {
   EXPECT_FALSE(parseJwks("{\"keys\":[],\"keys\":[]}"));
   EXPECT_FALSE(parseJwks(set({okp("ed", edX() + "=")})));
   EXPECT_FALSE(parseJwks(set({okp("ed", "AAAA")})));
-  EXPECT_FALSE(parseJwks(set({"{\"kty\":\"OKP\",\"crv\":\"X25519\",\"kid\":\"x\",\"x\":\"" +
-                              edX() + "\"}"})));
+  EXPECT_FALSE(parseJwks(
+      set({"{\"kty\":\"OKP\",\"crv\":\"X25519\",\"kid\":\"x\",\"x\":\"" + edX() + "\"}"})));
   EXPECT_FALSE(parseJwks(set({"{\"kty\":\"EC\",\"crv\":\"P-384\",\"kid\":\"x\"}"})));
 }
 

@@ -31,8 +31,8 @@ class SignerTest : public ::testing::Test {
     std::size_t start = 0;
     for (int i = 0; i < index; ++i) start = token.find('.', start) + 1;
     std::string decoded;
-    EXPECT_TRUE(crypto::base64UrlDecode(token.substr(start, token.find('.', start) - start),
-                                        decoded));
+    EXPECT_TRUE(
+        crypto::base64UrlDecode(token.substr(start, token.find('.', start) - start), decoded));
     return decoded;
   }
 
@@ -57,8 +57,8 @@ TEST_F(SignerTest, WritesTheRfc9068HeaderAndOurClaims) {
   const std::string n = std::to_string(now);
   EXPECT_EQ(part(issued->token, 1),
             R"({"iss":"https://bulwark.test","aud":"api","sub":"user-7","exp":)" +
-                std::to_string(now + 900) + R"(,"nbf":)" + n + R"(,"iat":)" + n +
-                R"(,"jti":")" + issued->jti + R"(","sid":"sess-3","roles":["admin","user"]})");
+                std::to_string(now + 900) + R"(,"nbf":)" + n + R"(,"iat":)" + n + R"(,"jti":")" +
+                issued->jti + R"(","sid":"sess-3","roles":["admin","user"]})");
   EXPECT_EQ(issued->kid, "kid-1");
   EXPECT_EQ(issued->expires_at - issued->issued_at, std::chrono::minutes(15));
   EXPECT_EQ(issued->jti.size(), 22u);  // 128 bits

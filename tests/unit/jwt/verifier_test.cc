@@ -1,13 +1,12 @@
 #include "jwt/verifier.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <thread>
-
-#include <sys/stat.h>
 
 #include "support/jwt_craft.h"
 
@@ -179,7 +178,8 @@ TEST_F(VerifierTest, AcceptsEveryAlgorithmAndReturnsClaims) {
   EXPECT_EQ((*rs)->claims.roles, std::vector<std::string>{"admin"});
   EXPECT_EQ((*rs)->issuer_index, 1u);
   q.iss = kIdp;
-  auto ps = verifier_->verify(signRsa(header("PS256", "ps", "JWT"), q.json(), test::RsaPadding::kPss));
+  auto ps =
+      verifier_->verify(signRsa(header("PS256", "ps", "JWT"), q.json(), test::RsaPadding::kPss));
   ASSERT_TRUE(ps) << verifyErrorName(ps.error());
   EXPECT_EQ((*ps)->kid, "ps");
 }
@@ -188,9 +188,9 @@ TEST_F(VerifierTest, StructuralRejectionsReachTheCaller) {
   EXPECT_EQ(rejected("not-a-token"), VerifyError::kMalformed);
   EXPECT_EQ(rejected(good() + "="), VerifyError::kBadBase64);
   EXPECT_EQ(rejected(signEd(header("none", "ed"), payload_.json())), VerifyError::kAlgNone);
-  EXPECT_EQ(rejected(signEd(header("EdDSA", "ed", "at+jwt", R"(,"crit":["x"],"x":1)"),
-                            payload_.json())),
-            VerifyError::kCritUnsupported);
+  EXPECT_EQ(
+      rejected(signEd(header("EdDSA", "ed", "at+jwt", R"(,"crit":["x"],"x":1)"), payload_.json())),
+      VerifyError::kCritUnsupported);
   EXPECT_EQ(rejected(signEd(header("EdDSA", "ed", "at+jwt", R"(,"jku":"https://evil/")"),
                             payload_.json())),
             VerifyError::kForbiddenHeader);
@@ -296,15 +296,14 @@ TEST_F(VerifierTest, SignaturesMustVerify) {
   // Same header and signature, a payload claiming another subject.
   Payload other = payload_;
   other.sub = "admin";
-  const std::string forged = token.substr(0, dot + 1) + b64(other.json()) +
-                             token.substr(token.rfind('.'));
+  const std::string forged =
+      token.substr(0, dot + 1) + b64(other.json()) + token.substr(token.rfind('.'));
   EXPECT_EQ(rejected(forged), VerifyError::kBadSignature);
   // Signed by a different Ed25519 key under our kid.
   auto stranger = test::generateEd25519();
-  EXPECT_EQ(rejected(test::craft(header("EdDSA", "ed"), payload_.json(),
-                                 [&](std::string_view in) {
-                                   return test::opensslSign(stranger.get(), in);
-                                 })),
+  EXPECT_EQ(rejected(test::craft(
+                header("EdDSA", "ed"), payload_.json(),
+                [&](std::string_view in) { return test::opensslSign(stranger.get(), in); })),
             VerifyError::kBadSignature);
   EXPECT_EQ(rejected(signHs(header("HS256", "hs"), payload_.json(), std::string(32, 'x'))),
             VerifyError::kBadSignature);
@@ -321,9 +320,9 @@ TEST_F(VerifierTest, Es256ZeroAndOutOfRangeSignatures) {
   std::string n;
   ASSERT_TRUE(crypto::base64UrlDecode("_____wAAAAD__________7zm-q2nF56E87nKwvxjJVE", n));
   const std::string zero(32, '\0');
-  for (const std::string& sig : {zero + zero, zero + real.substr(32), real.substr(0, 32) + zero,
-                                 real.substr(0, 32) + n, n + real.substr(32),
-                                 real.substr(0, 32) + std::string(32, '\xff'), real + "\x01"}) {
+  for (const std::string& sig :
+       {zero + zero, zero + real.substr(32), real.substr(0, 32) + zero, real.substr(0, 32) + n,
+        n + real.substr(32), real.substr(0, 32) + std::string(32, '\xff'), real + "\x01"}) {
     EXPECT_EQ(rejected(input + "." + b64(sig)), VerifyError::kMalformedSignature);
   }
   EXPECT_TRUE(verifier_->verify(input + "." + b64(real)));
@@ -462,8 +461,8 @@ TEST_F(VerifierTest, CacheEntriesAreEvictedWhenAKidGetsANewKey) {
   const std::string token = good();
   ASSERT_TRUE(verifier_->verify(token));
   auto replacement = test::generateEd25519();
-  ours_->set(KeySet::create({entry("ed", test::publicKey(replacement.get(), Algorithm::kEdDSA))})
-                 .value());
+  ours_->set(
+      KeySet::create({entry("ed", test::publicKey(replacement.get(), Algorithm::kEdDSA))}).value());
   EXPECT_EQ(rejected(token), VerifyError::kBadSignature);
 }
 
@@ -627,8 +626,7 @@ TEST_F(FileJwksTest, UnknownKidRereadsTheFileAtMostOncePerInterval) {
 
   // The provider rotates: a new ES256 key appears in the file.
   auto ec = test::publicKey(ec_.get(), Algorithm::kES256);
-  write(KeySet::create({entry("rs", test::publicKey(rsa_, Algorithm::kRS256)),
-                        entry("new", ec)})
+  write(KeySet::create({entry("rs", test::publicKey(rsa_, Algorithm::kRS256)), entry("new", ec)})
             .value()
             ->jwks());
   Payload p = payload_;
