@@ -48,11 +48,10 @@ int main(int argc, char** argv) {
   auto* keys = cli.add_subcommand("keys", "manage the token signing keys");
   keys->require_subcommand(1);
   keys->fallthrough();  // --data-dir before or after rotate/list/jwks
-  app::KeysOptions keys_options;
-  keys_options.data_dir = app::defaultDataDir();
-  keys->add_option("--data-dir", keys_options.data_dir, "data directory (BULWARK_DATA_DIR)");
+  addCommonOptions(keys);  // data_dir and access_token_ttl, as `serve` reads them
+  std::string keys_algorithm;
   auto* rotate = keys->add_subcommand("rotate", "create a new signing key, retire the old one");
-  rotate->add_option("--algorithm", keys_options.algorithm, "EdDSA (default), ES256 or HS256");
+  rotate->add_option("--algorithm", keys_algorithm, "EdDSA (default), ES256 or HS256");
   auto* list = keys->add_subcommand("list", "list keys: kid alg status created retired until");
   auto* jwks = keys->add_subcommand("jwks", "print the published JWK Set");
 
@@ -80,9 +79,13 @@ int main(int argc, char** argv) {
   if (templ->parsed()) return app::runConfigTemplate(std::cout);
   if (auto code = audit_commands.run(sources, std::cout, std::cerr)) return *code;
   if (verify->parsed()) return app::runTokenVerify(verify_options, std::cin, std::cout, std::cerr);
-  if (rotate->parsed()) return app::runKeysRotate(keys_options, std::cout, std::cerr);
-  if (list->parsed()) return app::runKeysList(keys_options, std::cout, std::cerr);
-  if (jwks->parsed()) return app::runKeysJwks(keys_options, std::cout, std::cerr);
+  if (keys->parsed()) {
+    const auto options = app::keysOptions(sources, keys_algorithm, std::cerr);
+    if (!options) return 2;
+    if (rotate->parsed()) return app::runKeysRotate(*options, std::cout, std::cerr);
+    if (list->parsed()) return app::runKeysList(*options, std::cout, std::cerr);
+    if (jwks->parsed()) return app::runKeysJwks(*options, std::cout, std::cerr);
+  }
   if (user_add->parsed()) {
     return app::runUsersAdd(sources, users_options, std::cin, std::cout, std::cerr,
                             audit::makeLoggingSink());

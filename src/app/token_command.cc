@@ -1,6 +1,5 @@
 #include "app/token_command.h"
 
-#include <cstdlib>
 #include <ctime>
 #include <istream>
 #include <iterator>
@@ -50,9 +49,20 @@ jwt::KeyResult<jwt::KeyRingPtr> openRing(const KeysOptions& options, bool create
 
 }  // namespace
 
-std::filesystem::path defaultDataDir() {
-  const char* env = std::getenv("BULWARK_DATA_DIR");
-  return env != nullptr && *env != '\0' ? std::filesystem::path(env) : "./data";
+std::optional<KeysOptions> keysOptions(const core::SettingSources& sources, std::string algorithm,
+                                       std::ostream& err) {
+  const core::LoadResult loaded = core::loadSettings(sources);
+  if (!loaded.problems.empty()) {
+    for (const core::Problem& problem : loaded.problems) {
+      err << problem.setting << ": " << problem.message << " (fix: " << problem.fix << ")\n";
+    }
+    return std::nullopt;
+  }
+  KeysOptions options;
+  options.data_dir = loaded.settings.data_dir;
+  options.algorithm = std::move(algorithm);
+  options.max_token_ttl = std::chrono::ceil<std::chrono::seconds>(loaded.settings.access_token_ttl);
+  return options;
 }
 
 int runTokenVerify(const TokenVerifyOptions& options, std::istream& in, std::ostream& out,

@@ -5,8 +5,11 @@
 #include <cstddef>
 #include <filesystem>
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "core/config.h"
 
 namespace bulwark::app {
 
@@ -32,9 +35,17 @@ int runTokenVerify(const TokenVerifyOptions& options, std::istream& in, std::ost
 struct KeysOptions {
   std::filesystem::path data_dir;  // the ring is <data_dir>/keys
   std::string algorithm;           // rotate: EdDSA (default), ES256 or HS256
+  // Must match the server's (access_token_ttl and the verifier's leeway): a key retired here
+  // stays verifying for max_token_ttl + leeway.
   std::chrono::seconds max_token_ttl{15 * 60};
   std::chrono::seconds leeway{30};
 };
+
+// Builds KeysOptions from the settings `bulwark serve` uses (data_dir, access_token_ttl; flags,
+// BULWARK_* environment, config file), so a rotation from the command line retires keys with the
+// server's token lifetime. On invalid settings writes each problem to `err`, returns nullopt.
+std::optional<KeysOptions> keysOptions(const core::SettingSources& sources, std::string algorithm,
+                                       std::ostream& err);
 
 // `bulwark keys rotate`: creates a key, makes it the signing key, retires the previous one;
 // writes the new kid to `out`. `bulwark keys list`: one line per key "kid alg status created
@@ -44,8 +55,5 @@ struct KeysOptions {
 int runKeysRotate(const KeysOptions& options, std::ostream& out, std::ostream& err);
 int runKeysList(const KeysOptions& options, std::ostream& out, std::ostream& err);
 int runKeysJwks(const KeysOptions& options, std::ostream& out, std::ostream& err);
-
-// The data directory when --data-dir is not given: $BULWARK_DATA_DIR, else "./data".
-std::filesystem::path defaultDataDir();
 
 }  // namespace bulwark::app

@@ -6,6 +6,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
+#include <sstream>
 
 #include "core/clock.h"
 #include "crypto/random.h"
@@ -89,6 +91,27 @@ TEST_F(TokenCli, KeysRotateListAndJwks) {
   EXPECT_NE(jwks.out.find(kid2), std::string::npos);
   EXPECT_EQ(jwks.out.find("\"d\""), std::string::npos);
   EXPECT_EQ(keys({"rotate", "--algorithm", "RS256"}).exit_code, 2);
+}
+
+// A key retired from the command line must keep verifying as long as the server's tokens live.
+TEST_F(TokenCli, KeysRotateUsesTheServersAccessTokenTtl) {
+  ASSERT_EQ(keys({"rotate", "--access-token-ttl", "30m"}).exit_code, 0);
+  ASSERT_EQ(keys({"rotate", "--access-token-ttl", "30m"}).exit_code, 0);
+  auto list = keys({"list"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  const auto retired_line = list.out.substr(0, list.out.find('\n'));
+  // "kid alg retired created retired verify_until"
+  std::istringstream fields(retired_line);
+  std::string kid, alg, status, created, retired, until;
+  fields >> kid >> alg >> status >> created >> retired >> until;
+  ASSERT_EQ(status, "retired") << list.out;
+  const auto parse = [](const std::string& text) {
+    std::tm tm{};
+    std::istringstream(text) >> std::get_time(&tm, "%Y-%m-%dT%H:%M:%SZ");
+    return timegm(&tm);
+  };
+  EXPECT_EQ(parse(until) - parse(retired), 30 * 60 + 30) << retired_line;
+  EXPECT_EQ(keys({"list", "--access-token-ttl", "soon"}).exit_code, 2);
 }
 
 TEST_F(TokenCli, KeysRefuseAReadableKeyFileNamingTheFix) {
