@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
 
   auto* keys = cli.add_subcommand("keys", "manage the token signing keys");
   keys->require_subcommand(1);
-  keys->fallthrough();  // --data-dir before or after rotate/list/jwks
+  keys->fallthrough();     // setting flags (--data-dir, ...) before or after rotate/list/jwks
   addCommonOptions(keys);  // data_dir and access_token_ttl, as `serve` reads them
   std::string keys_algorithm;
   auto* rotate = keys->add_subcommand("rotate", "create a new signing key, retire the old one");
