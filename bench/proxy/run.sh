@@ -31,12 +31,11 @@ WARMUP=${WARMUP:-1}
 KEEP_TMP=${KEEP_TMP:-0}
 BENCH_BULWARK_ARGS=${BENCH_BULWARK_ARGS:-}
 
-log() { printf '[bench/proxy] %s\n' "$*" >&2; }
-die() { printf '[bench/proxy] error: %s\n' "$*" >&2; exit 1; }
+BENCH_NAME=bench/proxy
+# shellcheck source=bench/lib.sh
+source "$REPO/bench/lib.sh"
 
-for v in DURATION RUNS CONNECTIONS WRK_THREADS WARMUP; do
-  [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
-done
+require_whole_numbers DURATION RUNS CONNECTIONS WRK_THREADS WARMUP
 if ((RUNS < 3)); then
   log "RUNS=$RUNS raised to 3: a median needs at least 3 runs"
   RUNS=3
@@ -46,210 +45,16 @@ for n in $WORKERS; do
 done
 
 # --- dependencies ------------------------------------------------------------------------------
-if ! command -v nginx >/dev/null || ! command -v wrk >/dev/null || ! command -v curl >/dev/null \
-   || ! command -v pgrep >/dev/null; then
-  log "nginx, wrk, curl or pgrep missing: running scripts/install-bench-deps.sh"
-  "$REPO/scripts/install-bench-deps.sh"
-fi
-NGINX=$(command -v nginx || true)
-[[ -z $NGINX && -x /usr/sbin/nginx ]] && NGINX=/usr/sbin/nginx
-[[ -n $NGINX ]] || die "nginx not found after scripts/install-bench-deps.sh"
+bench_require nginx wrk curl pgrep
+bench_find_nginx
+bench_resolve_bulwark
 
-if [[ ! -x $BULWARK_BIN ]]; then
-  die "bulwark binary '$BULWARK_BIN' not found. Build it first:
-    cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release && cmake --build build -j2 --target bulwark
-or point BULWARK_BIN at an existing binary."
-fi
-BULWARK_BIN=$(cd "$(dirname "$BULWARK_BIN")" && pwd)/$(basename "$BULWARK_BIN")
-
-CLK_TCK=$(getconf CLK_TCK)
-
-# --- processes we start, and cleanup -----------------------------------------------------------
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/bulwark-bench-proxy.XXXXXX")
-chmod 755 "$TMP"  # nginx workers may run as another user when we are root
-STARTED_PIDS=()   # every pid this script started (nginx masters, bulwark)
-
-# Kills a pid we started and, for nginx, its workers; waits at most ~3 s before SIGKILL.
-stop_pid() {
-  local pid=$1 children i
-  kill -0 "$pid" 2>/dev/null || return 0
-  children=$(pgrep -P "$pid" 2>/dev/null || true)
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 30; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  for c in $children; do kill -KILL "$c" 2>/dev/null || true; done
-  wait "$pid" 2>/dev/null || true
-}
-
-# shellcheck disable=SC2317  # invoked through the EXIT trap
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  local i
-  for ((i = ${#STARTED_PIDS[@]} - 1; i >= 0; i--)); do
-    stop_pid "${STARTED_PIDS[i]}"
-  done
-  if [[ $KEEP_TMP == 1 || $rc -ne 0 ]]; then
-    log "temporary files (configs, logs, wrk outputs) kept in $TMP"
-  else
-    rm -rf "$TMP"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# --- helpers -----------------------------------------------------------------------------------
-# A loopback port nobody listens on (bounded tries). Another program could still take it before
-# we bind; the readiness checks below then fail loudly rather than measure the wrong server.
-USED_PORTS=" "
-free_port() {
-  local port i
-  for ((i = 0; i < 200; i++)); do
-    port=$((20000 + RANDOM % 40000))
-    [[ $USED_PORTS == *" $port "* ]] && continue
-    if command -v ss >/dev/null; then
-      ss -Htan "sport = :$port" 2>/dev/null | grep -q . && continue
-    elif (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      continue
-    fi
-    USED_PORTS+="$port "
-    echo "$port"
-    return 0
-  done
-  die "no free loopback port found"
-}
-
-# Waits up to ~5 s for http://127.0.0.1:PORT/ to answer while PID is alive.
-wait_ready() {
-  local name=$1 pid=$2 port=$3 logfile=$4 i
-  for ((i = 0; i < 50; i++)); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      log "$name exited during start-up; its log ($logfile):"
-      tail -n 30 "$logfile" >&2 || true
-      die "$name did not start"
-    fi
-    if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/"; then
-      return 0
-    fi
-    sleep 0.1
-  done
-  log "$name did not answer on 127.0.0.1:$port within 5 s; its log ($logfile):"
-  tail -n 30 "$logfile" >&2 || true
-  die "$name not ready"
-}
-
-NGINX_USER_LINE=""
-if [[ $(id -u) -eq 0 ]]; then
-  # A root master switches its workers to this user; Debian's compiled default group does not exist.
-  if id www-data >/dev/null 2>&1; then NGINX_USER_LINE="user www-data www-data;"
-  else NGINX_USER_LINE="user nobody nogroup;"; fi
-fi
-
-# Writes an nginx.conf prologue shared by the upstream and the proxy: own prefix, pid, logs and
-# temp paths inside $TMP, never /etc/nginx or /var/log/nginx.
-nginx_prologue() {
-  local name=$1 workers=$2
-  cat <<EOF
-$NGINX_USER_LINE
-worker_processes $workers;
-pid $TMP/$name.pid;
-error_log $TMP/$name-error.log warn;
-events { worker_connections 4096; }
-EOF
-}
-nginx_http_common() {
-  local name=$1
-  cat <<EOF
-  access_log off;
-  client_body_temp_path $TMP/$name-tmp/client_body;
-  proxy_temp_path $TMP/$name-tmp/proxy;
-  fastcgi_temp_path $TMP/$name-tmp/fastcgi;
-  uwsgi_temp_path $TMP/$name-tmp/uwsgi;
-  scgi_temp_path $TMP/$name-tmp/scgi;
-  keepalive_timeout 65s;
-  keepalive_requests 1000000;
-EOF
-}
-
-# Starts nginx in the foreground (daemon off) in the background of this shell; echoes the master pid.
-start_nginx() {
-  local name=$1 conf=$2 pid
-  mkdir -p "$TMP/$name-tmp"
-  "$NGINX" -t -q -p "$TMP/" -c "$conf" -e "$TMP/$name-error.log" >"$TMP/$name-test.log" 2>&1 \
-    || { cat "$TMP/$name-test.log" >&2; die "nginx config $conf rejected"; }
-  "$NGINX" -p "$TMP/" -c "$conf" -e "$TMP/$name-error.log" -g 'daemon off;' \
-    >"$TMP/$name-stdout.log" 2>&1 </dev/null &
-  pid=$!
-  STARTED_PIDS+=("$pid")
-  LAST_PID=$pid
-}
-
-# utime+stime in clock ticks of a pid and, for an nginx master, of its worker processes.
-# /proc/PID/stat of a process counts all of its threads (bulwark's I/O threads included).
-cpu_ticks() {
-  local total=0 p stat rest
-  local -a f
-  for p in "$@" $(for q in "$@"; do pgrep -P "$q" 2>/dev/null || true; done); do
-    stat=$(cat "/proc/$p/stat" 2>/dev/null) || continue
-    rest=${stat##*) }          # fields after "pid (comm) "; comm may contain spaces
-    read -r -a f <<<"$rest"    # f[0] is field 3 (state); utime is field 14, stime field 15
-    total=$((total + f[11] + f[12]))
-  done
-  echo "$total"
-}
-
-# Converts a wrk latency such as 512.00us, 1.23ms, 1.01s or 2.00m to milliseconds.
-to_ms() {
-  awk -v v="$1" 'BEGIN {
-    n = v + 0; u = v; sub(/^[0-9.]+/, "", u);
-    if (u == "us") n /= 1000; else if (u == "ms") n *= 1; else if (u == "s") n *= 1000;
-    else if (u == "m") n *= 60000; else if (u == "h") n *= 3600000; else { print "NaN"; exit }
-    printf "%.3f", n }'
-}
-
-# The upstream's own counters (stub_status): "ACCEPTED_CONNECTIONS REQUESTS". They show that every
-# client request reached the upstream and how many new upstream connections a proxy opened.
-upstream_counters() {
-  curl -s --max-time 2 "http://127.0.0.1:$UP_PORT/__bench_status" | awk 'NR == 3 { print $1, $3 }'
-}
-
-median() {
-  printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END {
-    if (NR == 0) { print "NaN"; exit }
-    if (NR % 2) printf "%.6g\n", a[(NR + 1) / 2]; else printf "%.6g\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
-}
-
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "NaN"; else printf "%.2f", a / b }'; }
+# --- processes we start (stopped on exit by bench/lib.sh's cleanup) ----------------------------
+bench_setup_tmp proxy
+bench_nginx_user
 
 # --- upstream ----------------------------------------------------------------------------------
-UP_PORT=$(free_port)
-{
-  nginx_prologue upstream 2
-  echo "http {"
-  nginx_http_common upstream
-  cat <<EOF
-  default_type text/plain;
-  server {
-    listen 127.0.0.1:$UP_PORT reuseport backlog=4096;
-    location / { return 200 "hello from upstream\n"; }
-    location = /__bench_status { stub_status; }
-  }
-}
-EOF
-} >"$TMP/upstream.conf"
-start_nginx upstream "$TMP/upstream.conf"
-UP_PID=$LAST_PID
-wait_ready "upstream nginx" "$UP_PID" "$UP_PORT" "$TMP/upstream-error.log"
-UP_BODY=$(curl -s --max-time 2 "http://127.0.0.1:$UP_PORT/")
-[[ $UP_BODY == "hello from upstream" ]] || die "upstream answered '$UP_BODY'"
-log "upstream nginx (2 workers) on 127.0.0.1:$UP_PORT"
+start_upstream
 
 # Does this bulwark take settings as flags too? Environment variables always work (SPEC F6.3).
 BULWARK_FLAGS_SUPPORTED=0
@@ -301,12 +106,8 @@ EOF
   cmd+=($BENCH_BULWARK_ARGS)
   # bulwark refuses unknown BULWARK_* variables (BULWARK_BIN is one), and inherited settings would
   # make the run depend on the caller's shell: start it with only the settings given here.
-  local -a unset_env=()
-  local v
-  for v in $(compgen -e); do
-    [[ $v == BULWARK_* ]] && unset_env+=(-u "$v")
-  done
-  env "${unset_env[@]}" BULWARK_LISTEN="127.0.0.1:$bport" BULWARK_UPSTREAM="http://127.0.0.1:$UP_PORT" \
+  bulwark_unset_env
+  env "${BULWARK_UNSET_ENV[@]}" BULWARK_LISTEN="127.0.0.1:$bport" BULWARK_UPSTREAM="http://127.0.0.1:$UP_PORT" \
     BULWARK_WORKERS="$n" BULWARK_LOG_LEVEL=warn \
     "${cmd[@]}" >"$TMP/bulwark$n.log" 2>&1 </dev/null &
   local bpid=$!
@@ -357,15 +158,9 @@ run_wrk() {
   up_after=$(upstream_counters)
   kill -0 "$pid" 2>/dev/null || { cat "$out" >&2; die "$p ($n workers) died during the run"; }
 
-  reqs=$(awk '/requests in/ { print $1; exit }' "$out")
-  rps=$(awk '/^Requests\/sec:/ { print $2; exit }' "$out")
-  p50=$(to_ms "$(awk '$1 == "50%" { print $2; exit }' "$out")")
-  p99=$(to_ms "$(awk '$1 == "99%" { print $2; exit }' "$out")")
-  non2xx=$(awk -F: '/Non-2xx or 3xx responses/ { gsub(/ /, "", $2); print $2; exit }' "$out")
-  sockerr=$(awk '/Socket errors/ { sub(/.*Socket errors: /, ""); print; exit }' "$out")
-  [[ -n $reqs && -n $rps ]] || { cat "$out" >&2; die "could not parse wrk output ($out)"; }
-  cpu_us=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v r="$reqs" \
-    'BEGIN { if (r == 0) print "NaN"; else printf "%.2f", t / hz * 1e6 / r }')
+  parse_wrk "$out"
+  reqs=$WRK_REQS rps=$WRK_RPS p50=$WRK_P50 p99=$WRK_P99 non2xx=$WRK_NON2XX sockerr=$WRK_SOCKERR
+  cpu_us=$(cpu_us_per_op $((after - before)) "$reqs")
 
   read -r up_conns up_reqs <<<"$up_after"
   local -a ub
@@ -373,8 +168,7 @@ run_wrk() {
   up_conns=$((up_conns - ub[0] - 1))   # minus our own status connection
   up_reqs=$((up_reqs - ub[1] - 1))   # minus our own status request
   forwarded=$(awk -v u="$up_reqs" -v r="$reqs" 'BEGIN { if (r == 0) print "NaN"; else printf "%.3f", u / r }')
-  up_cpu_us=$(awk -v t=$((up_cpu_after - up_cpu_before)) -v hz="$CLK_TCK" -v r="$reqs" \
-    'BEGIN { if (r == 0) print "NaN"; else printf "%.2f", t / hz * 1e6 / r }')
+  up_cpu_us=$(cpu_us_per_op $((up_cpu_after - up_cpu_before)) "$reqs")
 
   RPS[$p:$n]+="$rps "
   P50[$p:$n]+="$p50 "
