@@ -109,6 +109,8 @@ TEST(SettingsTable, CoversEverySetting) {
                                                   "trusted_proxies",
                                                   "sign_up",
                                                   "access_token_ttl",
+                                                  "token_issuer",
+                                                  "token_audience",
                                                   "refresh_token_ttl",
                                                   "session_lifetime",
                                                   "refresh_reuse_leeway",
@@ -412,6 +414,27 @@ TEST(LoadSettings, ValuesFromEachSource) {
   ASSERT_EQ(result.settings.trusted_proxies.size(), 2u);
   EXPECT_EQ(result.settings.trusted_proxies[1].prefix_length, 128u);
   EXPECT_EQ(result.settings.trusted_proxies_text, (std::vector<std::string>{"10.0.0.0/8", "::1"}));
+}
+
+TEST(LoadSettings, TokenIssuerAndAudienceAreExactNames) {
+  SettingSources sources;
+  sources.env = {{"BULWARK_TOKEN_ISSUER", " https://auth.example.com "}};
+  sources.flags = {{"token_audience", "orders-api"}};
+  auto result = loadSettings(sources);
+  ASSERT_TRUE(result.problems.empty()) << describe(result.problems);
+  EXPECT_EQ(result.settings.token_issuer, "https://auth.example.com");
+  EXPECT_EQ(result.settings.token_audience, "orders-api");
+  EXPECT_EQ(Settings().token_issuer, "bulwark");
+  EXPECT_EQ(Settings().token_audience, "bulwark");
+  for (const std::string& bad : {std::string(), std::string("two words"), std::string("tab\there"),
+                                 std::string(257, 'a')}) {
+    sources.env = {{"BULWARK_TOKEN_ISSUER", bad}};
+    sources.flags = {{"token_audience", bad}};
+    result = loadSettings(sources);
+    ASSERT_EQ(result.problems.size(), 2u) << bad;
+    EXPECT_EQ(result.problems[0].setting, "BULWARK_TOKEN_ISSUER");
+    EXPECT_EQ(result.problems[1].setting, "--token-audience");
+  }
 }
 
 TEST(LoadSettings, FileValuesAsIntegersStringsAndArrays) {
