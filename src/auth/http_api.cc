@@ -48,15 +48,25 @@ bool equalsIgnoreCase(std::string_view a, std::string_view b) {
 }
 
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
+    s.remove_suffix(1);
+  }
   return s;
 }
 
 int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  if (c >= 'A' && c <= 'F') {
+    return c - 'A' + 10;
+  }
   return -1;
 }
 
@@ -171,7 +181,9 @@ std::optional<std::string_view> bearerToken(std::string_view authorization) {
     return std::nullopt;
   }
   std::string_view token = authorization.substr(7);
-  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+  while (!token.empty() && token.front() == ' ') {
+    token.remove_prefix(1);
+  }
   if (token.empty()) {
     return std::nullopt;
   }
@@ -762,6 +774,7 @@ class HttpApi final : public http::ApiHandler {
     wipeMember(body, "password");
     wipe(request.body);
     if (!ok) {
+      wipe(password);
       return done(std::move(refusal));
     }
     run(std::move(done), [username = std::move(username), password = Secret(std::move(password)),
@@ -879,7 +892,9 @@ class HttpApi final : public http::ApiHandler {
       refusal = badRequest("missing token");
     }
     if (!ok || token == form.end() || token->second.empty()) {
-      for (auto& [name, value] : form) wipe(value);
+      for (auto& [name, value] : form) {
+        wipe(value);
+      }
       return done(std::move(refusal));
     }
     Secret secret(std::move(token->second));
@@ -912,7 +927,9 @@ class HttpApi final : public http::ApiHandler {
       refusal = badRequest("missing token");
     }
     if (!ok || token == form.end() || token->second.empty()) {
-      for (auto& [name, value] : form) wipe(value);
+      for (auto& [name, value] : form) {
+        wipe(value);
+      }
       return done(std::move(refusal));
     }
     Secret secret(std::move(token->second));
@@ -955,16 +972,30 @@ class HttpApi final : public http::ApiHandler {
       out["aud"] = claims.aud.front();
     } else {
       json::array aud;
-      for (const auto& item : claims.aud) aud.emplace_back(item);
+      for (const auto& item : claims.aud) {
+        aud.emplace_back(item);
+      }
       out["aud"] = std::move(aud);
     }
-    if (claims.exp) out["exp"] = numericDate(*claims.exp);
-    if (claims.iat) out["iat"] = numericDate(*claims.iat);
-    if (claims.nbf) out["nbf"] = numericDate(*claims.nbf);
-    if (!claims.jti.empty()) out["jti"] = claims.jti;
-    if (!claims.sid.empty()) out["sid"] = claims.sid;
+    if (claims.exp) {
+      out["exp"] = numericDate(*claims.exp);
+    }
+    if (claims.iat) {
+      out["iat"] = numericDate(*claims.iat);
+    }
+    if (claims.nbf) {
+      out["nbf"] = numericDate(*claims.nbf);
+    }
+    if (!claims.jti.empty()) {
+      out["jti"] = claims.jti;
+    }
+    if (!claims.sid.empty()) {
+      out["sid"] = claims.sid;
+    }
     json::array roles;
-    for (const auto& role : claims.roles) roles.emplace_back(role);
+    for (const auto& role : claims.roles) {
+      roles.emplace_back(role);
+    }
     out["roles"] = std::move(roles);
     auto response = ApiResponse::json(200, json::serialize(out));
     setNoStore(response);
