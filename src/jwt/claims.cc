@@ -13,8 +13,11 @@ namespace {
 
 namespace json = boost::json;
 
-// 9999-12-31T23:59:59Z: far enough for any token, small enough for system_clock's nanoseconds.
+// 9999-12-31T23:59:59Z: the largest NumericDate accepted.
 constexpr std::int64_t kMaxNumericDate = 253402300799;
+// system_clock counts int64 nanoseconds (until 2262): later dates are held as 2255-03-14, which
+// compares the same way against any current time plus leeway (found by fuzz/jwt_parse + UBSan).
+constexpr std::int64_t kLatestRepresentable = 9'000'000'000;
 
 bool readString(const json::value& v, std::string& out) {
   if (!v.is_string() || v.get_string().empty()) {
@@ -59,7 +62,7 @@ bool readDate(const json::value& v, std::optional<core::SystemTime>& out) {
   if (seconds < 0 || seconds > kMaxNumericDate) {
     return false;
   }
-  out = fromNumericDate(seconds);
+  out = fromNumericDate(std::min(seconds, kLatestRepresentable));
   return true;
 }
 

@@ -32,7 +32,8 @@ struct Claims {
 // registered claims plus the roles from the member `roles_claim`. kBadClaim when a claim has the
 // wrong type: iss/sub/jti/sid not a non-empty string, aud neither a string nor an array of
 // strings, exp/nbf/iat not a number in [0, 253402300799] (year 9999), roles not an array of
-// strings. Fractional NumericDates are truncated to whole seconds. Thread-safe.
+// strings. Fractional NumericDates are truncated to whole seconds; dates after 2255 (the end of
+// system_clock's range is 2262) are held as 2255-03-14, which compares the same way. Thread-safe.
 [[nodiscard]] VerifyResult<Claims> parseClaims(std::string_view json,
                                                std::string_view roles_claim = "roles");
 

@@ -25,6 +25,21 @@ TEST(Claims, ParsesRegisteredClaims) {
   EXPECT_NE(claims->json.find("\"x\":{\"y\":1}"), std::string::npos);
 }
 
+TEST(Claims, FarFutureDatesDoNotOverflow) {
+  auto claims = parseClaims(R"({"exp":253402300799,"nbf":18446744073,"iat":9000000001})");
+  ASSERT_TRUE(claims);
+  EXPECT_EQ(toNumericDate(*claims->exp), 9'000'000'000);
+  EXPECT_EQ(toNumericDate(*claims->nbf), 9'000'000'000);
+  Claims c = *claims;
+  c.iss = "i";
+  c.aud = {"a"};
+  c.nbf.reset();
+  c.iat.reset();
+  EXPECT_TRUE(validateClaims(c, {}, kNow));  // valid "forever"
+  c.nbf = claims->nbf;
+  EXPECT_EQ(validateClaims(c, {}, kNow).error(), VerifyError::kNotYetValid);
+}
+
 TEST(Claims, AudienceMayBeAnArray) {
   auto claims = parseClaims(R"({"aud":["a","b"]})");
   ASSERT_TRUE(claims);
