@@ -165,7 +165,8 @@ class DirectoryLock {
 
 std::optional<core::SystemTime> optionalDate(const json::object& o, std::string_view name) {
   const json::value* v = o.if_contains(name);
-  if (v == nullptr || !v->is_int64()) {
+  // Out of system_clock's range (or not a date): treated as absent.
+  if (v == nullptr || !v->is_int64() || v->get_int64() < 0 || v->get_int64() > 9'000'000'000) {
     return std::nullopt;
   }
   return fromNumericDate(v->get_int64());
