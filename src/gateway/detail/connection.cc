@@ -39,11 +39,17 @@ std::string_view reasonPhrase(unsigned status) {
   switch (status) {
     case 100: return "Continue";
     case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
     case 204: return "No Content";
+    case 304: return "Not Modified";
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
+    case 409: return "Conflict";
     case 413: return "Content Too Large";
     case 414: return "URI Too Long";
     case 429: return "Too Many Requests";
@@ -109,6 +115,20 @@ bool namedByConnection(const std::vector<std::string_view>& connection_values,
 template <class... B>
 std::array<asio::const_buffer, sizeof...(B)> buffers(const B&... b) {
   return {asio::const_buffer(b)...};
+}
+
+// True when the serialised header block `fields` ("Name: value\r\n"…) has a field `name`
+// (lowercase).
+bool hasField(std::string_view fields, std::string_view name) {
+  while (!fields.empty()) {
+    const auto end = fields.find("\r\n");
+    const auto line = fields.substr(0, end);
+    const auto colon = line.find(':');
+    if (colon == name.size() && equalsIgnoreCase(line.substr(0, colon), name)) return true;
+    if (end == std::string_view::npos) break;
+    fields.remove_prefix(end + 2);
+  }
+  return false;
 }
 
 template <class Stream>
@@ -196,7 +216,7 @@ class ClientSession {
           asio::buffer(in_.writePtr(), in_.writable()), kAwait);
       if (ec || n == 0) {
         if (tracked_.client_timed_out && tracked_.phase == Phase::kHead) {
-          auditRejected("header_timeout", 408);
+          auditAbandoned("header_timeout");
         }
         co_return false;
       }
@@ -220,6 +240,7 @@ class ClientSession {
   Task<bool> handleRequest() {
     started_ = worker_.now();
     ++requests_;
+    decision_ = {};
     tracked_.phase = Phase::kBody;
     tracked_.client_deadline = started_ + settings_.request_timeout;
     route_index_ = WorkerMetrics::kNoRoute;
@@ -227,6 +248,7 @@ class ClientSession {
     client_minor_ = head_.version_minor;
     keep_alive_ = head_.keep_alive && !shared_.draining.load(std::memory_order_relaxed);
     method_.assign(head_.method);
+    path_.assign(head_.target.substr(0, head_.target.find('?')));
     // The head's views stay valid until the next read into in_, which only the body forwarding
     // does, after the upstream head has been built.
     in_.consume(head_.head_bytes);
@@ -552,16 +574,34 @@ class ClientSession {
                      std::string_view extra_headers) {
     // An unread request body would be parsed as the next request: close instead.
     if (body_pending_) keep_alive_ = false;
+    std::string fallback;
+    if (!co_await auditRequest(status)) {
+      // Sync durability and the trail cannot take the event: answer nothing it would not show.
+      status = 503;
+      fallback = core::jsonError("temporarily_unavailable", "the audit trail is unavailable");
+      content_type = "application/json";
+      body = fallback;
+      extra_headers = {};
+      keep_alive_ = false;
+    }
     out_.clear();
     out_ += "HTTP/1.1 ";
     appendNumber(out_, status);
     out_ += ' ';
     out_ += reasonPhrase(status);
-    out_ += "\r\nContent-Type: ";
-    out_ += content_type;
-    out_ += "\r\nContent-Length: ";
-    appendNumber(out_, body.size());
-    out_ += "\r\nCache-Control: no-store\r\n";
+    out_ += "\r\n";
+    const bool no_content = status == 204 || status == 304;  // RFC 9110 §8.6: no length
+    if (no_content) {
+      body = {};
+    } else {
+      out_ += "Content-Type: ";
+      out_ += content_type;
+      out_ += "\r\nContent-Length: ";
+      appendNumber(out_, body.size());
+      out_ += "\r\n";
+    }
+    // Answers made here are not cacheable unless their maker says otherwise (JWKS may be).
+    if (!hasField(extra_headers, "cache-control")) out_ += "Cache-Control: no-store\r\n";
     if (!request_id_.empty()) {
       out_ += "X-Request-Id: ";
       out_ += request_id_;
@@ -580,6 +620,20 @@ class ClientSession {
     co_return !ec && keep_alive_;
   }
 
+  // The 503 sent when sync durability fails after the request event was attempted.
+  Task<void> respondUnaudited() {
+    const std::string body =
+        core::jsonError("temporarily_unavailable", "the audit trail is unavailable");
+    out_.clear();
+    out_ += "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            "Content-Length: ";
+    appendNumber(out_, body.size());
+    out_ += "\r\nConnection: close\r\n\r\n";
+    out_ += body;
+    co_await asio::async_write(stream_, asio::buffer(out_), kAwait);
+    finishRequest(503);
+  }
+
   void appendConnectionHeader() {
     // A drain that began while this request was in flight ends the connection after it.
     if (shared_.draining.load(std::memory_order_relaxed)) keep_alive_ = false;
@@ -594,12 +648,62 @@ class ClientSession {
     worker_.metrics().countRequest(route_index_, status, worker_.now() - started_);
   }
 
+  // Appends this request's one REQUEST event (status known, response not yet sent). In sync
+  // durability mode, waits until it — and so every earlier event of this request, the chain
+  // being ordered — is durable; false when it cannot become durable.
+  Task<bool> auditRequest(unsigned status) {
+    audit::Event event;
+    event.type = decision_.type;
+    event.severity = decision_.severity;
+    event.outcome = decision_.outcome ? *decision_.outcome
+                    : status >= 500   ? audit::Outcome::kError
+                    : status >= 400   ? audit::Outcome::kFailure
+                                      : audit::Outcome::kSuccess;
+    event.time = shared_.clock->systemTime();
+    if (principal_) event.actor = principal_->subject;
+    event.client_address = client_address_.empty() ? peer_ : client_address_;
+    event.request_id = request_id_;
+    if (route_index_ != WorkerMetrics::kNoRoute) {
+      event.target = shared_.routes->routes()[route_index_].config.name;
+    }
+    event.details.reserve(5);
+    event.details.emplace_back("method", method_);
+    event.details.emplace_back("path", path_);
+    event.details.emplace_back("status", std::to_string(status));
+    event.details.emplace_back(
+        "duration_us",
+        std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(
+                           worker_.now() - started_)
+                           .count()));
+    if (!decision_.reason.empty()) event.details.emplace_back("reason", decision_.reason);
+    decision_ = {};
+    const auto seq = shared_.audit->append(std::move(event));
+    if (!shared_.audit->syncDurability()) co_return true;
+    co_return co_await awaitDurable(seq);
+  }
+
+  Task<bool> awaitDurable(std::uint64_t seq) {
+    auto token = asio::as_tuple(asio::use_awaitable_t<Executor>{});
+    auto executor = worker_.executor();
+    auto sink = shared_.audit;
+    auto [ec] = co_await asio::async_initiate<decltype(token), void(boost::system::error_code)>(
+        [sink, seq, executor](auto completion) {
+          auto shared = std::make_shared<decltype(completion)>(std::move(completion));
+          sink->whenDurable(seq, [shared, executor](boost::system::error_code result) {
+            asio::post(executor, [shared, result]() mutable { (*shared)(result); });
+          });
+        },
+        token);
+    co_return !ec;
+  }
+
   // Answers a malformed request and records why. The connection closes after it.
   Task<void> reject(http::ParseError error) {
     const unsigned status = http::statusFor(error);
     const auto code = http::errorCode(error);
     worker_.metrics().rejected_by_reason[static_cast<std::size_t>(error) % 32].add();
-    auditRejected(code, status);
+    decision_ = {};
+    auditRejected(code);
     started_ = worker_.now();
     route_index_ = WorkerMetrics::kNoRoute;
     keep_alive_ = false;
@@ -607,6 +711,7 @@ class ClientSession {
     request_id_.clear();
     worker_.requestIds().next(request_id_);
     method_.clear();
+    path_.clear();
     client_minor_ = 1;
     co_await respondError(status, "invalid_request", code);
   }
@@ -1006,6 +1111,12 @@ class ClientSession {
     appendConnectionHeader();
     out_ += "\r\n";
     upstream_in_.consume(response_.head_bytes);
+    if (!co_await auditRequest(status)) {
+      // Sync durability and the trail cannot take the event: the upstream's answer is withheld.
+      keep_alive_ = false;
+      co_await respondUnaudited();
+      co_return false;
+    }
 
     bool clean = false;
     switch (framing) {
@@ -1140,46 +1251,53 @@ class ClientSession {
 
   // ---- audit ---------------------------------------------------------------------------------
 
-  void auditRejected(std::string_view reason, unsigned status) {
+  // Each request ends in exactly one event, typed by the decision that settled it: REQUEST when
+  // nothing stood in its way, otherwise REQUEST_REJECTED, API_RATE_LIMIT, ACCESS_GRANTED or
+  // ACCESS_DENIED. One record per request keeps the trail complete and its cost bounded.
+  struct Decision {
+    audit::EventType type = audit::EventType::kRequest;
+    audit::Severity severity = audit::Severity::kInfo;
+    std::optional<audit::Outcome> outcome;  // default: from the status
+    std::string reason;
+  };
+
+  void decide(audit::EventType type, audit::Severity severity, audit::Outcome outcome,
+              std::string_view reason) {
+    decision_.type = type;
+    decision_.severity = severity;
+    decision_.outcome = outcome;
+    decision_.reason.assign(reason);
+  }
+
+  void auditRejected(std::string_view reason) {
+    decide(audit::EventType::kRequestRejected, audit::Severity::kMedium, audit::Outcome::kBlocked,
+           reason);
+  }
+
+  // A connection closed before any answer (e.g. a slowloris head): its own event.
+  void auditAbandoned(std::string_view reason) {
     audit::Event event;
     event.type = audit::EventType::kRequestRejected;
     event.severity = audit::Severity::kMedium;
     event.outcome = audit::Outcome::kBlocked;
     event.time = shared_.clock->systemTime();
-    event.client_address = client_address_.empty() ? peer_ : client_address_;
-    event.request_id = request_id_;
-    event.details = {{"reason", std::string(reason)}, {"status", std::to_string(status)}};
+    event.client_address = peer_;
+    event.details = {{"reason", std::string(reason)}};
     shared_.audit->record(std::move(event));
   }
 
   void auditAccess(const Route& route, bool granted, std::string_view reason) {
-    audit::Event event;
-    event.type = granted ? audit::EventType::kAccessGranted : audit::EventType::kAccessDenied;
-    event.severity = granted ? audit::Severity::kInfo : audit::Severity::kMedium;
-    event.outcome = granted ? audit::Outcome::kSuccess : audit::Outcome::kDenied;
-    event.time = shared_.clock->systemTime();
-    event.actor = principal_ ? principal_->subject : std::string();
-    event.client_address = client_address_;
-    event.request_id = request_id_;
-    event.target = route.config.name;
-    event.details = {{"method", method_},
-                     {"path", std::string(head_.target.substr(0, head_.target.find('?')))}};
-    if (!reason.empty()) event.details.emplace_back("reason", std::string(reason));
-    shared_.audit->record(std::move(event));
+    if (granted) {
+      decide(audit::EventType::kAccessGranted, audit::Severity::kInfo, audit::Outcome::kSuccess,
+             reason);
+    } else {
+      decide(audit::EventType::kAccessDenied, audit::Severity::kMedium, audit::Outcome::kDenied,
+             reason);
+    }
   }
 
   void auditRateLimited(const Route& route) {
-    audit::Event event;
-    event.type = audit::EventType::kApiRateLimit;
-    event.severity = audit::Severity::kLow;
-    event.outcome = audit::Outcome::kDenied;
-    event.time = shared_.clock->systemTime();
-    event.client_address = client_address_;
-    event.request_id = request_id_;
-    event.target = route.config.name;
-    event.details = {{"method", std::string(head_.method)},
-                     {"path", std::string(head_.target.substr(0, head_.target.find('?')))}};
-    shared_.audit->record(std::move(event));
+    decide(audit::EventType::kApiRateLimit, audit::Severity::kLow, audit::Outcome::kDenied, {});
   }
 
   Worker& worker_;
@@ -1202,6 +1320,7 @@ class ClientSession {
   std::string client_address_;
   std::string rate_key_;
   std::string method_;
+  std::string path_;  // without the query, which may carry secrets
 
   SteadyTime started_{};
   std::size_t requests_ = 0;
@@ -1212,6 +1331,7 @@ class ClientSession {
   bool client_failed_ = false;
   bool peer_trusted_ = false;
   std::optional<auth::Principal> principal_;  // set on protected routes once authorized
+  Decision decision_;
   bool skip_parse_ = false;         // no new line end since the last incomplete parse
   bool head_has_line_end_ = false;  // the head being read has completed its request line
 };
