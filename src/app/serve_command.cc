@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "app/audit_setup.h"
+#include "app/audit_api.h"
 #include "app/auth_wiring.h"
 #include "audit/event.h"
 #include "audit/incident.h"
@@ -108,6 +109,9 @@ int runServe(const core::SettingSources& sources) {
   deps.rate_limits = store::makeMemoryRateLimitStore(core::realClock());
   deps.authenticator = auth.authenticator;
   deps.api_mounts = auth.api_mounts;
+  // GET /admin/audit/events (F3.5), for administrators authenticated like any protected route.
+  auto audit_api = makeAuditApi({audit_dir}, audit_sink, auth.authenticator, core::realClock());
+  deps.api_mounts.push_back({"/admin/audit/", asHandler(audit_api), 4096});
   std::unique_ptr<gateway::Server> server;
   try {
     server = gateway::Server::create(settings, deps);
@@ -130,6 +134,7 @@ int runServe(const core::SettingSources& sources) {
   server->shutdown();
   // Auth jobs still queued answer into the server's io_contexts: finish them while it exists.
   auth.stop();
+  stopAuditApi(*audit_api);
   recordSystemEvent(*audit_sink, audit::EventType::kSystemStop, *settings);
   audit_sink->flush();
   audit_sink->close();  // a final checkpoint seals the trail
