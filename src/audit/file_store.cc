@@ -10,8 +10,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 
 #include "audit/detail/line_reader.h"
@@ -202,33 +204,39 @@ class FileStore final : public Store {
 
   Result<void> append(const Batch& batch) override {
     if (batch.bytes.empty()) return {};
-    if (fd_ < 0 || size_ >= config_.segment_size) {
+    if (!segment_ || size_ >= config_.segment_size) {
       const std::uint64_t first = batch.records.empty() ? 0 : batch.records.front().seq;
       if (auto rotated = rotate(first); !rotated) return rotated;
     }
-    auto written = writeAll(fd_, batch.bytes, path_);
+    Segment& segment = *segment_;
+    auto written = writeAll(segment.fd, batch.bytes, segment.path);
     if (!written) {
       // Leave nothing half-written behind: the batch will be retried or the writer fails.
-      if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
-        return systemError(errno, "cannot cut a failed write off " + path_);
+      if (::ftruncate(segment.fd, static_cast<off_t>(size_)) != 0) {
+        return systemError(errno, "cannot cut a failed write off " + segment.path);
       }
       return written;
     }
     size_ += batch.bytes.size();
-    dirty_ = true;
+    segment.dirty.store(true, std::memory_order_release);
     return {};
   }
 
+  // May run on another thread than append(): covers every append that returned before it.
   Result<void> sync() override {
-    if (fd_ < 0 || !dirty_) return {};
-    if (::fdatasync(fd_) != 0) return systemError(errno, "cannot fsync " + path_);
-    dirty_ = false;
-    return {};
+    std::shared_ptr<Segment> segment;
+    {
+      std::lock_guard lock(segment_mutex_);
+      segment = segment_;
+    }
+    return syncSegment(segment.get());
   }
 
   void close() override {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
+    {
+      std::lock_guard lock(segment_mutex_);
+      segment_.reset();
+    }
     if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
     lock_fd_ = -1;
   }
@@ -315,26 +323,55 @@ class FileStore final : public Store {
     return torn;
   }
 
+  // The segment being appended to. Shared with a sync() running on another thread, which may
+  // still hold a rotated-away segment (its fd closes when the last holder lets go).
+  struct Segment {
+    Segment(int fd_in, std::string path_in) : fd(fd_in), path(std::move(path_in)) {}
+    ~Segment() { ::close(fd); }
+    Segment(const Segment&) = delete;
+    Segment& operator=(const Segment&) = delete;
+    const int fd;
+    const std::string path;
+    std::atomic<bool> dirty{false};
+  };
+
+  static Result<void> syncSegment(Segment* segment) {
+    // Cleared before the fdatasync: an append during it marks the segment dirty again.
+    if (segment == nullptr || !segment->dirty.exchange(false, std::memory_order_acq_rel)) {
+      return {};
+    }
+    if (::fdatasync(segment->fd) != 0) {
+      segment->dirty.store(true);
+      return systemError(errno, "cannot fsync " + segment->path);
+    }
+    return {};
+  }
+
+  void setSegment(std::shared_ptr<Segment> segment) {
+    std::lock_guard lock(segment_mutex_);
+    segment_ = std::move(segment);
+  }
+
   Result<void> openForAppend(const std::string& path, std::uint64_t size) {
-    fd_ = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-    if (fd_ < 0) return systemError(errno, "cannot open " + path + " for appending");
-    path_ = path;
+    const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd < 0) return systemError(errno, "cannot open " + path + " for appending");
+    setSegment(std::make_shared<Segment>(fd, path));
     size_ = size;
     return {};
   }
 
   Result<void> rotate(std::uint64_t first_seq) {
-    if (fd_ >= 0) {
-      if (auto synced = sync(); !synced) return synced;
-      ::close(fd_);
-      fd_ = -1;
-    }
+    // The old segment is made durable before a newer one exists, so after a crash only the
+    // last segment can have a torn end.
+    if (auto synced = syncSegment(segment_.get()); !synced) return synced;
     const std::string path = config_.directory + "/" + detail::segmentName(first_seq);
-    fd_ = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd_ < 0) return systemError(errno, "cannot create segment " + path);
-    path_ = path;
+    const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return systemError(errno, "cannot create segment " + path);
+    auto segment = std::make_shared<Segment>(fd, path);
+    if (auto synced = syncDirectory(config_.directory); !synced) return synced;
+    setSegment(std::move(segment));
     size_ = 0;
-    return syncDirectory(config_.directory);
+    return {};
   }
 
   static Result<std::uint64_t> lastSeqOf(const std::string& path) {
@@ -384,10 +421,10 @@ class FileStore final : public Store {
 
   FileStoreConfig config_;
   int lock_fd_ = -1;
-  int fd_ = -1;
-  std::string path_;
-  std::uint64_t size_ = 0;
-  bool dirty_ = false;
+  // Written by the appending thread only; read under the mutex by sync().
+  std::mutex segment_mutex_;
+  std::shared_ptr<Segment> segment_;
+  std::uint64_t size_ = 0;  // of segment_; appending thread only
 };
 
 }  // namespace

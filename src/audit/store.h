@@ -75,9 +75,10 @@ class Store {
   // repairs a torn last line (TailInfo::torn) and reports the tail. Call once, before append.
   virtual Result<TailInfo> open() = 0;
   // Appends `batch` after the last record. Written, not necessarily durable; a failed append
-  // leaves nothing of the batch behind. Writer thread only.
+  // leaves nothing of the batch behind. One appending thread.
   virtual Result<void> append(const Batch& batch) = 0;
-  // Makes everything appended so far durable (fsync). Writer thread only.
+  // Makes durable (fsync) every append that returned before the call. May run on another
+  // thread, concurrently with append() (the writer overlaps its fsyncs with the next batch).
   virtual Result<void> sync() = 0;
   // Releases ownership (after a final sync). Idempotent.
   virtual void close() = 0;

@@ -129,8 +129,7 @@ class KeyCache {
 
 // True when `header`'s MAC verifies with `prev` as the previous MAC.
 bool macMatches(crypto::HmacSha256& mac, const crypto::Digest256& prev,
-                const RecordHeader& header) {
-  crypto::Digest256 stored{};
+                const RecordHeader& header, crypto::Digest256& stored) {
   if (!parseDigestHex(header.mac_hex, stored)) return false;
   const auto actual = recordMac(mac, prev, header.seq, header.signed_bytes);
   return crypto::constantTimeEqual(actual, stored);
@@ -185,7 +184,7 @@ class Verifier {
     if (options_.checkpoint && report_.last_seq < options_.checkpoint->seq) {
       Finding finding;
       finding.kind = Damage::kTruncated;
-      finding.file = last_file_;
+      finding.file = segments_.empty() ? options_.directory : segments_[last_segment_].path;
       finding.line = last_line_;
       finding.seq = report_.last_seq;
       finding.detail = "the trail ends at seq " + std::to_string(report_.last_seq) +
@@ -210,7 +209,7 @@ class Verifier {
     if (!report_.node.empty() && header.node != report_.node) return false;
     std::string why;
     crypto::HmacSha256* mac = keys_.get(header.kid, header.epoch, why);
-    return mac != nullptr && macMatches(*mac, chain_, header);
+    return mac != nullptr && macMatches(*mac, chain_, header, extended_mac_);
   }
 
   // True when `header` verifies with its own prev field (a record someone holding the key made).
@@ -218,8 +217,9 @@ class Verifier {
     std::string why;
     crypto::HmacSha256* mac = keys_.get(header.kid, header.epoch, why);
     crypto::Digest256 prev{};
+    crypto::Digest256 stored{};
     return mac != nullptr && parseDigestHex(header.prev_hex, prev) &&
-           macMatches(*mac, prev, header);
+           macMatches(*mac, prev, header, stored);
   }
 
   std::optional<Finding> accept(const Line& line, const RecordHeader& header) {
@@ -230,9 +230,9 @@ class Verifier {
     ++report_.records;
     report_.bytes += line.text.size() + 1;
     report_.last_seq = header.seq;
-    (void)parseDigestHex(header.mac_hex, chain_);  // checked by extends()
+    chain_ = extended_mac_;  // parsed by extends(), which accepted this record
     ++expected_;
-    last_file_ = path(line);
+    last_segment_ = line.segment;
     last_line_ = line.line_number;
     KeyUse* use = nullptr;
     for (auto& candidate : report_.keys) {
@@ -436,7 +436,8 @@ class Verifier {
   VerifyReport report_;
   std::uint64_t expected_ = 1;
   crypto::Digest256 chain_{};
-  std::string last_file_;
+  crypto::Digest256 extended_mac_{};  // the MAC of the record extends() last accepted
+  std::size_t last_segment_ = 0;
   std::uint64_t last_line_ = 0;
 };
 
@@ -473,10 +474,11 @@ Result<ExternalCheckpoint> parseExternalCheckpoint(std::string_view text, const 
       std::string why;
       crypto::HmacSha256* mac = cache.get(header.kid, header.epoch, why);
       crypto::Digest256 prev{};
+      crypto::Digest256 stored{};
       if (mac == nullptr) {
         return auditError(Errc::kUnknownKey, "cannot authenticate the checkpoint: " + why);
       }
-      if (!parseDigestHex(header.prev_hex, prev) || !macMatches(*mac, prev, header)) {
+      if (!parseDigestHex(header.prev_hex, prev) || !macMatches(*mac, prev, header, stored)) {
         return auditError(Errc::kBadFormat,
                           "the checkpoint record's MAC does not verify with the given keys: it "
                           "is not a record of this trail");

@@ -1,16 +1,18 @@
-// The writer thread and its queue. Locking: `mutex` guards the queue, sequence assignment and
-// the checkpoint/epoch schedule (so sequence order == queue order == file order);
-// `durable_mutex` guards the durable watermark and the waiters. Chain state (head MAC, signing
-// key) belongs to the writer thread alone once it runs.
+// The writer thread, its queue and its syncer. Locking: `mutex` guards the queue, sequence
+// assignment and the checkpoint/epoch schedule (so sequence order == queue order == file
+// order); `sync_mutex` the sync requests; `durable_mutex` the durable watermark and the waiters.
+// Chain state (head MAC, signing key) belongs to the writer thread alone once it runs.
 
 #include "audit/writer.h"
 
 #include <openssl/crypto.h>
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
-#include <map>
+#include <deque>
+#include <iterator>
 #include <mutex>
 #include <thread>
 
@@ -37,14 +39,13 @@ struct Item {
   const char* reason = "";        // kCheckpoint
 };
 
-std::string hex16(std::uint64_t value) {
+std::string_view hex16(std::uint64_t value, char (&out)[16]) {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(16, '0');
   for (int i = 15; i >= 0; --i) {
-    out[static_cast<std::size_t>(i)] = kHex[value & 0xf];
+    out[i] = kHex[value & 0xf];
     value >>= 4;
   }
-  return out;
+  return {out, 16};
 }
 
 Event internalEvent(EventType type, Severity severity, Outcome outcome, const std::string& node,
@@ -93,6 +94,14 @@ struct Writer::State {
   crypto::Digest256 head{};
   std::uint64_t records_since_checkpoint = 0;
   std::string buffer;
+  std::string id_buffer;
+  struct Range {
+    std::uint64_t seq;
+    std::size_t offset;
+    std::size_t size;
+  };
+  std::vector<Range> ranges;
+  std::vector<BatchRecord> records;
 
   // ---- queue, guarded by `mutex` ----
   std::mutex mutex;
@@ -109,23 +118,33 @@ struct Writer::State {
   bool closing = false;
   bool refusing = false;  // closed or failed: appends are dropped
 
+  // ---- syncer, guarded by `sync_mutex` ----
+  std::mutex sync_mutex;
+  std::condition_variable sync_cv;
+  std::uint64_t sync_requested = 0;
+  bool sync_stop = false;
+  std::atomic<std::uint64_t> written_seq{0};  // last seq appended to the store
+
   // ---- durability, guarded by `durable_mutex` ----
   std::mutex durable_mutex;
   std::condition_variable durable_cv;
-  std::multimap<std::uint64_t, DurableCallback> waiters;
+  // Sorted by seq. Tickets arrive almost in order, so inserting from the back is O(1).
+  std::deque<std::pair<std::uint64_t, DurableCallback>> waiters;
   bool finished = false;  // thread done: waiters beyond durable_seq will never be served
   bool failed = false;
 
   // ---- counters ----
   std::atomic<std::uint64_t> appended{0}, dropped{0}, overflow_events{0}, records_written{0},
       batches{0}, syncs{0}, bytes{0}, checkpoints{0}, write_errors{0}, queue_depth{0},
-      durable_seq{0}, epoch{0}, last_batch_micros{0}, last_seq{0};
+      durable_seq{0}, epoch{0}, last_batch_micros{0}, last_seq{0}, cpu_micros{0};
   std::atomic<bool> failed_flag{false};
 
   std::atomic<std::thread::id> thread_id{};
+  std::atomic<std::thread::id> syncer_id{};
   std::thread thread;
 
   bool onWriterThread() const { return std::this_thread::get_id() == thread_id.load(); }
+  bool onSyncerThread() const { return std::this_thread::get_id() == syncer_id.load(); }
 
   // ---- queue side (caller holds `mutex`) ----
 
@@ -211,7 +230,7 @@ struct Writer::State {
     // The writer thread (observers, callbacks) may still add events while closing: the
     // thread writes until its queue is empty.
     const bool from_writer = onWriterThread();
-    may_wait = may_wait && !from_writer;
+    may_wait = may_wait && !from_writer && !onSyncerThread();  // callbacks never wait
     std::unique_lock lock(mutex);
     if (refusing || (closing && !from_writer)) {
       dropped.fetch_add(1, std::memory_order_relaxed);
@@ -247,9 +266,9 @@ struct Writer::State {
     {
       std::lock_guard lock(durable_mutex);
       durable_seq.store(seq, std::memory_order_release);
-      while (!waiters.empty() && waiters.begin()->first <= seq) {
-        ready.push_back(std::move(waiters.begin()->second));
-        waiters.erase(waiters.begin());
+      while (!waiters.empty() && waiters.front().first <= seq) {
+        ready.push_back(std::move(waiters.front().second));
+        waiters.pop_front();
       }
     }
     durable_cv.notify_all();
@@ -264,7 +283,7 @@ struct Writer::State {
       dropped.fetch_add(pending.size(), std::memory_order_relaxed);
     }
     room_cv.notify_all();
-    std::multimap<std::uint64_t, DurableCallback> failed_waiters;
+    std::deque<std::pair<std::uint64_t, DurableCallback>> failed_waiters;
     {
       std::lock_guard lock(durable_mutex);
       if (why == Errc::kWriterFailed) {
@@ -348,8 +367,10 @@ struct Writer::State {
     const std::size_t start = buffer.size();
     const RecordPrefix prefix{item.seq, config.node, signing.kid, signing.epoch, &head};
     if (event->id.empty()) {
-      appendSignedBytes(buffer, prefix, *event, id_prefix + hex16(item.seq),
-                        config.max_field_bytes);
+      id_buffer.assign(id_prefix);
+      char digits[16];
+      id_buffer += hex16(item.seq, digits);
+      appendSignedBytes(buffer, prefix, *event, id_buffer, config.max_field_bytes);
     } else {
       appendSignedBytes(buffer, prefix, *event, event->id, config.max_field_bytes);
     }
@@ -362,38 +383,31 @@ struct Writer::State {
     if (event == &made) item.event = std::move(made);  // observers see what was written
   }
 
-  // Writes `batch`; retries a failed append until it succeeds or the writer closes.
+  // Writes `batch` in pieces of about max_append_bytes (whole records): each piece is
+  // serialised and appended while its bytes are still in cache, and segments rotate near their
+  // size even under a large backlog; one sync afterwards covers them all. Retries a failed
+  // append until it succeeds or the writer closes (then false).
   bool writeBatch(std::vector<Item>& batch) {
-    buffer.clear();
-    std::vector<std::pair<std::uint64_t, std::pair<std::size_t, std::size_t>>> ranges;
-    ranges.reserve(batch.size());
-    for (auto& item : batch) {
-      const std::size_t start = buffer.size();
-      serialise(item);
-      if (buffer.size() != start) {
-        ranges.push_back({item.seq, {start, buffer.size() - start - 1}});
+    const bool keep_events = !observers.empty();
+    std::size_t next = 0;
+    while (next < batch.size()) {
+      buffer.clear();
+      ranges.clear();
+      for (; next < batch.size() && buffer.size() < config.max_append_bytes; ++next) {
+        Item& item = batch[next];
+        const std::size_t start = buffer.size();
+        serialise(item);
+        if (buffer.size() != start) {
+          ranges.push_back({item.seq, start, buffer.size() - start - 1});
+        }
+        if (!keep_events) item.event = Event();  // free the strings while they are hot
       }
-    }
-    if (ranges.empty()) return true;
-    std::vector<BatchRecord> records;
-    records.reserve(ranges.size());
-    for (const auto& [seq, range] : ranges) {
-      records.push_back({seq, std::string_view(buffer).substr(range.first, range.second)});
-    }
-    // Appended in pieces of at most max_append_bytes (whole records), so segments rotate
-    // near their size even under a large backlog; one sync still covers them all.
-    std::size_t first = 0;
-    while (first < records.size()) {
-      std::size_t last = first + 1;
-      const std::size_t begin = ranges[first].second.first;
-      while (last < records.size() &&
-             ranges[last].second.first + ranges[last].second.second + 1 - begin <=
-                 config.max_append_bytes) {
-        ++last;
+      if (ranges.empty()) continue;
+      records.clear();
+      for (const auto& range : ranges) {
+        records.push_back({range.seq, std::string_view(buffer).substr(range.offset, range.size)});
       }
-      const std::size_t end = ranges[last - 1].second.first + ranges[last - 1].second.second + 1;
-      const Batch out{std::string_view(buffer).substr(begin, end - begin),
-                      std::span<const BatchRecord>(records).subspan(first, last - first)};
+      const Batch out{buffer, records};
       for (;;) {
         auto appended_ok = store->append(out);
         if (appended_ok) break;
@@ -405,14 +419,14 @@ struct Writer::State {
         if (closing) {
           lock.unlock();
           core::log(core::LogLevel::kError, "audit: giving up on a batch at close",
-                    {{"records", std::to_string(records.size() - first)}});
+                    {{"records", std::to_string(batch.size() - next + records.size())}});
           return false;
         }
       }
-      first = last;
+      written_seq.store(records.back().seq, std::memory_order_release);
+      records_written.fetch_add(records.size(), std::memory_order_relaxed);
+      bytes.fetch_add(buffer.size(), std::memory_order_relaxed);
     }
-    records_written.fetch_add(records.size(), std::memory_order_relaxed);
-    bytes.fetch_add(buffer.size(), std::memory_order_relaxed);
     batches.fetch_add(1, std::memory_order_relaxed);
     return true;
   }
@@ -432,12 +446,53 @@ struct Writer::State {
     }
   }
 
+  // ---- syncer thread: fsyncs what the writer thread has appended ----
+  //
+  // The writer thread never waits for an fsync: it asks for one and goes on serialising the
+  // next batch while the syncer's fdatasync runs (pipelined group commit). A sync covers every
+  // append that returned before it started, so the syncer reads the written watermark first.
+
+  void requestSync(std::uint64_t up_to) {
+    {
+      std::lock_guard lock(sync_mutex);
+      sync_requested = std::max(sync_requested, up_to);
+    }
+    sync_cv.notify_one();
+  }
+
+  void syncLoop() {
+    syncer_id.store(std::this_thread::get_id());
+    std::uint64_t done = durable_seq.load();
+    for (;;) {
+      {
+        std::unique_lock lock(sync_mutex);
+        sync_cv.wait(lock, [&] { return sync_requested > done || sync_stop; });
+        if (sync_requested <= done) break;  // stopping, nothing left to sync
+      }
+      const std::uint64_t target = written_seq.load(std::memory_order_acquire);
+      auto synced = store->sync();
+      if (!synced) {
+        // After a failed fsync the page cache cannot be trusted (its dirty pages may be
+        // dropped): stop, loudly, rather than report durability we do not have.
+        write_errors.fetch_add(1, std::memory_order_relaxed);
+        core::log(core::LogLevel::kError, "audit: fsync failed; the audit writer stops",
+                  {{"store", store->describe()}, {"error", synced.error().message}});
+        failAll(Errc::kWriterFailed);
+        work_cv.notify_all();
+        return;
+      }
+      syncs.fetch_add(1, std::memory_order_relaxed);
+      done = target;
+      publishDurable(target);
+    }
+  }
+
   void run() {
     thread_id.store(std::this_thread::get_id());
+    std::thread syncer([this] { syncLoop(); });
     std::vector<Item> batch;
-    bool unsynced = false;
+    std::uint64_t requested = durable_seq.load();  // highest seq a sync was asked for
     core::MonotonicTime sync_deadline{};
-    std::uint64_t written_up_to = 0;
     for (;;) {
       bool flush_now = false;
       bool closing_now = false;
@@ -447,16 +502,18 @@ struct Writer::State {
           const auto now = clock.monotonicTime();
           scheduleLocked(now);
           closing_now = closing;
+          const bool unsynced = written_seq.load(std::memory_order_relaxed) > requested;
           const bool sync_due = unsynced && (flush_requested || closing_now ||
                                              config.durability == Durability::kSync ||
                                              now >= sync_deadline);
-          if (!pending.empty() || sync_due || closing_now) break;
+          if (!pending.empty() || sync_due || closing_now || refusing) break;
           const auto due = nextDueLocked(now, unsynced, sync_deadline);
           // Real-time wait, capped, so a clock that jumps (or a simulated one) is re-read.
           auto wait = duration_cast<milliseconds>(due - now) + milliseconds(1);
           wait = std::clamp(wait, milliseconds(1), milliseconds(1000));
           work_cv.wait_for(lock, wait);
         }
+        if (refusing) break;  // the syncer failed
         batch.swap(pending);
         queue_depth.store(0, std::memory_order_relaxed);
         flush_now = flush_requested;
@@ -465,34 +522,28 @@ struct Writer::State {
       room_cv.notify_all();
 
       const auto started = Clock::now();
+      const bool had_unsynced = written_seq.load(std::memory_order_relaxed) > requested;
       bool wrote = false;
       if (!batch.empty()) {
         if (!writeBatch(batch)) {
           failAll(Errc::kClosed);
           break;
         }
-        for (const auto& item : batch) {
-          if (item.seq != 0) written_up_to = item.seq;
-        }
         wrote = true;
-        if (!unsynced) sync_deadline = clock.monotonicTime() + config.batch_interval;
-        unsynced = true;
+        if (!had_unsynced) sync_deadline = clock.monotonicTime() + config.batch_interval;
       }
-      if (unsynced && (config.durability == Durability::kSync || flush_now || closing_now ||
-                       clock.monotonicTime() >= sync_deadline)) {
-        auto synced = store->sync();
-        if (!synced) {
-          // After a failed fsync the page cache cannot be trusted (its dirty pages may be
-          // dropped): stop, loudly, rather than report durability we do not have.
-          write_errors.fetch_add(1, std::memory_order_relaxed);
-          core::log(core::LogLevel::kError, "audit: fsync failed; the audit writer stops",
-                    {{"store", store->describe()}, {"error", synced.error().message}});
-          failAll(Errc::kWriterFailed);
-          break;
-        }
-        syncs.fetch_add(1, std::memory_order_relaxed);
-        unsynced = false;
-        publishDurable(written_up_to);
+      const std::uint64_t written = written_seq.load(std::memory_order_relaxed);
+      if (written > requested &&
+          (config.durability == Durability::kSync || flush_now || closing_now ||
+           clock.monotonicTime() >= sync_deadline)) {
+        requestSync(written);
+        requested = written;
+      }
+      timespec cpu{};
+      if (::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0) {
+        cpu_micros.store(static_cast<std::uint64_t>(cpu.tv_sec) * 1'000'000 +
+                             static_cast<std::uint64_t>(cpu.tv_nsec) / 1000,
+                         std::memory_order_relaxed);
       }
       if (wrote) {
         last_batch_micros.store(
@@ -504,16 +555,23 @@ struct Writer::State {
       batch.clear();
       if (closing_now) {
         std::lock_guard lock(mutex);
-        if (pending.empty() && !unsynced) break;
+        if (pending.empty() && written_seq.load(std::memory_order_relaxed) <= requested) break;
       }
     }
+    // The syncer finishes the last requested sync, then stops.
+    {
+      std::lock_guard lock(sync_mutex);
+      sync_stop = true;
+    }
+    sync_cv.notify_one();
+    syncer.join();
     // Anything still waiting can no longer become durable.
     {
       std::lock_guard lock(mutex);
       refusing = true;
     }
     room_cv.notify_all();
-    std::multimap<std::uint64_t, DurableCallback> left;
+    std::deque<std::pair<std::uint64_t, DurableCallback>> left;
     {
       std::lock_guard lock(durable_mutex);
       finished = true;
@@ -703,6 +761,8 @@ Result<std::shared_ptr<Writer>> Writer::open(WriterConfig config, WriterDeps dep
   s.last_assigned = tail->last_seq;
   s.last_seq = tail->last_seq;
   s.durable_seq = tail->last_seq;
+  s.written_seq = tail->last_seq;
+  s.sync_requested = tail->last_seq;
   s.last_checkpoint = s.clock.monotonicTime();
   s.epoch_started = s.last_checkpoint;
   {
@@ -745,12 +805,15 @@ void Writer::whenDurable(std::uint64_t seq, DurableCallback callback) {
     callback(make_error_code(why));
     return;
   }
-  s.waiters.emplace(seq, std::move(callback));
+  auto at = s.waiters.end();
+  while (at != s.waiters.begin() && std::prev(at)->first > seq) --at;
+  s.waiters.emplace(at, seq, std::move(callback));
 }
 
 bool Writer::waitDurable(std::uint64_t seq, std::chrono::milliseconds timeout) {
   if (seq == kNotRecorded) return false;
   State& s = *state_;
+  if (s.onWriterThread() || s.onSyncerThread()) return s.durable_seq.load() >= seq;
   {
     std::lock_guard lock(s.mutex);
     s.flush_requested = true;
@@ -772,7 +835,7 @@ void Writer::flush() {
     std::lock_guard lock(state_->mutex);
     target = state_->last_assigned;
   }
-  if (state_->onWriterThread()) return;  // would wait for itself
+  if (state_->onWriterThread() || state_->onSyncerThread()) return;  // would wait for itself
   waitDurable(target);
 }
 
@@ -820,7 +883,7 @@ std::uint64_t Writer::rotateKey(AuditKey key) {
 void Writer::close() {
   State& s = *state_;
   if (!s.thread.joinable()) return;
-  if (s.onWriterThread()) return;  // cannot join itself; the owner closes
+  if (s.onWriterThread() || s.onSyncerThread()) return;  // cannot join itself; the owner closes
   {
     std::lock_guard lock(s.mutex);
     if (!s.closing && !s.refusing && s.dropped_unreported > 0) s.pushOverflowLocked();
@@ -852,6 +915,7 @@ WriterStats Writer::stats() const {
   stats.durable_seq = s.durable_seq.load();
   stats.epoch = s.epoch.load();
   stats.last_batch_micros = s.last_batch_micros.load();
+  stats.cpu_micros = s.cpu_micros.load();
   stats.failed = s.failed_flag.load();
   return stats;
 }

@@ -5,9 +5,11 @@
 // Producers on any thread call append()/record(): the event gets the next sequence number and
 // joins a bounded in-memory queue under a short mutex; no I/O happens on the caller's thread.
 // One writer thread takes everything queued, serialises each record once (record.h), chains
-// mac_i = HMAC(key, mac_{i-1} ‖ seq_i ‖ bytes_i), appends the batch to the Store in one write,
-// syncs once per batch (group commit) and then publishes the durable watermark, running
-// whenDurable() callbacks and record observers (incident rules) on its own thread.
+// mac_i = HMAC(key, mac_{i-1} ‖ seq_i ‖ bytes_i) and appends the batch to the Store (in ~1 MiB
+// writes), then runs record observers (incident rules). A syncer thread fsyncs what has been
+// appended — one fsync for everything written since the last (group commit), overlapping the
+// next batch's serialisation — and publishes the durable watermark, running whenDurable()
+// callbacks on its thread.
 //
 // Durability (WriterConfig::durability):
 //   kSync   every batch is fsynced before its events are reported durable; the gateway answers a
@@ -77,8 +79,8 @@ struct WriterConfig {
   std::string key_file;
   // Event strings longer than this are cut (0: no limit).
   std::size_t max_field_bytes = 8192;
-  // A batch goes to the store in appends of at most this many bytes (whole records), so a
-  // segment outgrows the store's segment size by at most this much.
+  // A batch goes to the store in appends of about this many bytes (whole records), so a
+  // segment outgrows the store's segment size by about this much at most.
   std::size_t max_append_bytes = 1 << 20;
   // After a failed append (e.g. disk full) the batch is retried after this long.
   std::chrono::milliseconds retry_interval{1000};
@@ -100,11 +102,13 @@ struct WriterStats {
   std::uint64_t durable_seq = 0;  // everything up to here is durable
   std::uint64_t epoch = 0;
   std::uint64_t last_batch_micros = 0;  // duration of the last write + sync
+  std::uint64_t cpu_micros = 0;         // CPU time of the writer thread (user + system)
   bool failed = false;
 };
 
-// Sees every record after its batch is written, on the writer thread, in sequence order. May
-// record new events through `trail` (they never block there). Must not block.
+// Sees every record after its batch is written (not yet necessarily durable), on the writer
+// thread, in sequence order. May record new events through `trail` (they never block there).
+// Must not block.
 class RecordObserver {
  public:
   virtual ~RecordObserver() = default;

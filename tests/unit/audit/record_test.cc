@@ -166,6 +166,29 @@ TEST(RecordFormat, TimestampsRoundTripAtMicroseconds) {
   }
 }
 
+TEST(RecordFormat, HexDigestsDecodeAndRejectEveryNonHexByte) {
+  crypto::Digest256 digest{};
+  for (std::size_t i = 0; i < digest.size(); ++i) digest[i] = static_cast<std::uint8_t>(i * 37 + 11);
+  std::string hex;
+  appendDigestHex(hex, digest);
+  crypto::Digest256 parsed{};
+  ASSERT_TRUE(parseDigestHex(hex, parsed));
+  EXPECT_EQ(parsed, digest);
+  std::string upper = hex;
+  for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  ASSERT_TRUE(parseDigestHex(upper, parsed));
+  EXPECT_EQ(parsed, digest);
+  EXPECT_EQ(crypto::toHex(parsed), hex);
+  for (std::size_t position = 0; position < 64; position += 7) {
+    for (const char bad : {'g', 'G', '/', ':', '@', '`', ' ', '\0', '\x80', '\xff'}) {
+      std::string broken = hex;
+      broken[position] = bad;
+      EXPECT_FALSE(parseDigestHex(broken, parsed)) << position << " " << int(bad);
+    }
+  }
+  EXPECT_FALSE(parseDigestHex(hex.substr(1), parsed));
+}
+
 TEST(RecordFormat, IdsAreRestricted) {
   EXPECT_TRUE(isValidId("node-1.example_a"));
   EXPECT_FALSE(isValidId(""));

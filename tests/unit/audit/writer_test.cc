@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -250,6 +251,74 @@ TEST_F(WriterTest, AsyncOverflowIsCountedAndRecorded) {
   EXPECT_EQ(overflow->event.details[0], (std::pair<std::string, std::string>{"dropped", "6"}));
   EXPECT_EQ(written.size(), 6u);  // 1 + 4 events, 1 overflow record
   EXPECT_TRUE(verify(dir_.path(), testing::key1()).intact());
+}
+
+// A store whose appends fail the first `append_failures` times and whose syncs fail from the
+// `sync_failure_at`-th call on (0: never).
+class FlakyStore final : public Store {
+ public:
+  FlakyStore(StorePtr inner, int append_failures, int sync_failure_at)
+      : inner_(std::move(inner)),
+        append_failures_(append_failures),
+        sync_failure_at_(sync_failure_at) {}
+  Result<TailInfo> open() override { return inner_->open(); }
+  Result<void> append(const Batch& batch) override {
+    if (append_failures_.fetch_sub(1) > 0) return systemError(ENOSPC, "append");
+    return inner_->append(batch);
+  }
+  Result<void> sync() override {
+    if (sync_failure_at_ != 0 && ++syncs_ >= sync_failure_at_) return systemError(EIO, "fsync");
+    return inner_->sync();
+  }
+  void close() override { inner_->close(); }
+  Result<CursorPtr> read(std::uint64_t from) const override { return inner_->read(from); }
+  Result<std::uint64_t> lastSeq() const override { return inner_->lastSeq(); }
+  std::string describe() const override { return "flaky"; }
+
+ private:
+  StorePtr inner_;
+  std::atomic<int> append_failures_;
+  int sync_failure_at_;
+  std::atomic<int> syncs_{0};
+};
+
+TEST_F(WriterTest, FailedAppendsAreRetriedWithoutLoss) {
+  auto config = testConfig();
+  config.retry_interval = 1ms;
+  WriterDeps deps;
+  deps.store = std::make_shared<FlakyStore>(makeFileStore({dir_.path()}), 3, 0);
+  deps.keys = testing::key1();
+  deps.clock = &clock_;
+  deps.random = &random_;
+  auto writer = *Writer::open(config, std::move(deps));
+  const auto seq = writer->append(makeEvent(EventType::kLogin));
+  EXPECT_TRUE(writer->waitDurable(seq, 10s));
+  EXPECT_EQ(writer->stats().write_errors, 3u);
+  EXPECT_TRUE(writer->healthy());
+  writer->close();
+  EXPECT_EQ(records(dir_.path()).size(), 1u);
+  EXPECT_TRUE(verify(dir_.path(), testing::key1()).intact());
+}
+
+TEST_F(WriterTest, FailedFsyncStopsTheWriterLoudly) {
+  WriterDeps deps;
+  deps.store = std::make_shared<FlakyStore>(makeFileStore({dir_.path()}), 0, 2);
+  deps.keys = testing::key1();
+  deps.clock = &clock_;
+  deps.random = &random_;
+  auto writer = *Writer::open(testConfig(), std::move(deps));
+  EXPECT_TRUE(writer->waitDurable(writer->append(makeEvent(EventType::kLogin)), 10s));
+  std::promise<boost::system::error_code> result;
+  const auto seq = writer->append(makeEvent(EventType::kLogin));
+  writer->whenDurable(seq, [&](boost::system::error_code ec) { result.set_value(ec); });
+  EXPECT_FALSE(writer->waitDurable(seq, 10s));
+  auto answer = result.get_future();
+  ASSERT_EQ(answer.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(answer.get(), make_error_code(Errc::kWriterFailed));
+  EXPECT_FALSE(writer->healthy());
+  EXPECT_TRUE(writer->stats().failed);
+  EXPECT_EQ(writer->append(makeEvent(EventType::kLogin)), kNotRecorded);
+  writer->close();
 }
 
 TEST_F(WriterTest, SyncOverflowWaitsThenGivesUp) {
