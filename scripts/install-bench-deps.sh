@@ -12,7 +12,8 @@ if ! installed nginx-light && ! installed nginx && ! installed nginx-full && ! i
    && ! installed nginx-core; then
   if apt-cache show nginx-light >/dev/null 2>&1; then missing+=(nginx-light); else missing+=(nginx); fi
 fi
-for pkg in wrk curl procps; do
+# libbenchmark-dev for bench/jwt and bench/audit; libjwt-dev is bench/jwt's optional anchor.
+for pkg in wrk curl procps libbenchmark-dev libjwt-dev valgrind; do
   installed "$pkg" || missing+=("$pkg")
 done
 

@@ -121,7 +121,10 @@ void redisPassword(const Settings& settings, const SettingNames& names,
     return;
   }
   // Redis names its built-in ACL user "default"; only the password says anything.
-  const std::string_view user = connection->user == "default" ? "" : connection->user;
+  // Both arms are views: a "" : std::string conditional would make a temporary string and leave
+  // the view dangling.
+  const std::string_view user =
+      connection->user == "default" ? std::string_view{} : std::string_view{connection->user};
   if (const auto weakness = passwordWeakness(connection->password, user)) {
     problems.push_back(
         {names("redis_url"),
