@@ -14,19 +14,19 @@
 
 #include <fcntl.h>
 #include <stdlib.h>
-#include <time.h>
 #include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <condition_variable>
-#include <mutex>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -98,9 +98,9 @@ audit::WriterPtr openWriter(const std::string& dir, audit::Durability durability
 }
 
 struct AppendResult {
-  double events_per_second = 0;      // wall clock, until every event is durable
-  double producer_cpu_micros = 0;    // producer thread CPU per event (building + append)
-  double writer_cpu_micros = 0;      // writer thread CPU per event (user + system)
+  double events_per_second = 0;    // wall clock, until every event is durable
+  double producer_cpu_micros = 0;  // producer thread CPU per event (building + append)
+  double writer_cpu_micros = 0;    // writer thread CPU per event (user + system)
   double events_per_sync = 0;
   std::uint64_t dropped = 0;
 };
@@ -248,8 +248,8 @@ std::vector<std::string> trailLines(const std::string& dir) {
 Throughput rawHmacPerRecord(const std::vector<std::string>& lines) {
   std::string raw;
   (void)crypto::fromHex(std::string_view(kKey).substr(3), raw);
-  crypto::HmacSha256 mac(std::span<const std::uint8_t>(
-      reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size()));
+  crypto::HmacSha256 mac(
+      std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size()));
   crypto::Digest256 prev{};
   std::uint64_t bytes = 0;
   const double cpu_start = threadCpuSeconds();
@@ -339,14 +339,17 @@ int main(int argc, char** argv) {
   std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
   double load = 0;
   ::getloadavg(&load, 1);
-  std::printf("bench/audit: %s, %u CPUs (load average %.1f), %llu records of %.0f bytes, "
-              "trail under %s\n\n",
-              date, std::thread::hardware_concurrency(), load,
-              static_cast<unsigned long long>(records), record_bytes, base.c_str());
-  std::printf("| append, one writer thread     | events/s (wall) | writer CPU µs/event | "
-              "events per writer CPU-s | events per fsync | dropped |\n");
-  std::printf("|-------------------------------|----------------:|--------------------:|"
-              "------------------------:|-----------------:|--------:|\n");
+  std::printf(
+      "bench/audit: %s, %u CPUs (load average %.1f), %llu records of %.0f bytes, "
+      "trail under %s\n\n",
+      date, std::thread::hardware_concurrency(), load, static_cast<unsigned long long>(records),
+      record_bytes, base.c_str());
+  std::printf(
+      "| append, one writer thread     | events/s (wall) | writer CPU µs/event | "
+      "events per writer CPU-s | events per fsync | dropped |\n");
+  std::printf(
+      "|-------------------------------|----------------:|--------------------:|"
+      "------------------------:|-----------------:|--------:|\n");
   const auto row = [](const char* name, const AppendResult& r) {
     std::printf("| %-29s | %15.0f | %19.2f | %23.0f | %16.1f | %7llu |\n", name,
                 r.events_per_second, r.writer_cpu_micros, 1e6 / r.writer_cpu_micros,
@@ -357,13 +360,16 @@ int main(int argc, char** argv) {
     const std::string name = "sync, " + std::to_string(in_flight) + " requests in flight";
     row(name.c_str(), result);
   }
-  std::printf("| anchor: write() 1 MiB, no fsync | %13.0f MB/s = %.0f records/s of %.0f bytes "
-              "(CPU: %.0f MB/s) |\n",
-              write_wall, write_wall * 1e6 / record_bytes, record_bytes, write_cpu);
-  std::printf("\n| verification                       | MB/s (wall) | MB/s per CPU-s | "
-              "records per CPU-s |\n");
-  std::printf("|------------------------------------|------------:|---------------:|"
-              "------------------:|\n");
+  std::printf(
+      "| anchor: write() 1 MiB, no fsync | %13.0f MB/s = %.0f records/s of %.0f bytes "
+      "(CPU: %.0f MB/s) |\n",
+      write_wall, write_wall * 1e6 / record_bytes, record_bytes, write_cpu);
+  std::printf(
+      "\n| verification                       | MB/s (wall) | MB/s per CPU-s | "
+      "records per CPU-s |\n");
+  std::printf(
+      "|------------------------------------|------------:|---------------:|"
+      "------------------:|\n");
   std::printf("| bulwark audit verify (whole trail) | %11.0f | %14.0f | %17.0f |\n",
               verified.wall_mb_per_second, verified.cpu_mb_per_second,
               verified.records_per_cpu_second);
@@ -375,21 +381,24 @@ int main(int argc, char** argv) {
   std::printf("\nasync producer (builds each event, then append()): %.2f µs CPU per event\n",
               async.producer_cpu_micros);
   const double async_capacity = 1e6 / async.writer_cpu_micros;
-  std::printf("\n- async: %.0f events/s wall, %.0f per writer CPU-second (goal >= 300000: %s "
-              "by wall, %s by CPU)\n",
-              async.events_per_second, async_capacity,
-              verdict(async.events_per_second >= 300000), verdict(async_capacity >= 300000));
+  std::printf(
+      "\n- async: %.0f events/s wall, %.0f per writer CPU-second (goal >= 300000: %s "
+      "by wall, %s by CPU)\n",
+      async.events_per_second, async_capacity, verdict(async.events_per_second >= 300000),
+      verdict(async_capacity >= 300000));
   const auto& sync_best = sync_results[2].second;  // 1024 in flight
-  std::printf("- sync, 1024 in flight: %.0f events/s wall, %.0f per writer CPU-second (goal >= "
-              "100000: %s by wall, %s by CPU)\n",
-              sync_best.events_per_second, 1e6 / sync_best.writer_cpu_micros,
-              verdict(sync_best.events_per_second >= 100000),
-              verdict(1e6 / sync_best.writer_cpu_micros >= 100000));
+  std::printf(
+      "- sync, 1024 in flight: %.0f events/s wall, %.0f per writer CPU-second (goal >= "
+      "100000: %s by wall, %s by CPU)\n",
+      sync_best.events_per_second, 1e6 / sync_best.writer_cpu_micros,
+      verdict(sync_best.events_per_second >= 100000),
+      verdict(1e6 / sync_best.writer_cpu_micros >= 100000));
   const double cpu_ratio = verified.cpu_mb_per_second / per_record.cpu_mb_per_second;
   const double wall_ratio = verified.wall_mb_per_second / per_record.wall_mb_per_second;
-  std::printf("- verify / raw HMAC per record: %.2fx by CPU time, %.2fx by wall time (goal >= "
-              "0.7x: %s); verify / raw HMAC on 1 MiB buffers: %.2fx by CPU time\n",
-              cpu_ratio, wall_ratio, verdict(cpu_ratio >= 0.7),
-              verified.cpu_mb_per_second / bulk.cpu_mb_per_second);
+  std::printf(
+      "- verify / raw HMAC per record: %.2fx by CPU time, %.2fx by wall time (goal >= "
+      "0.7x: %s); verify / raw HMAC on 1 MiB buffers: %.2fx by CPU time\n",
+      cpu_ratio, wall_ratio, verdict(cpu_ratio >= 0.7),
+      verified.cpu_mb_per_second / bulk.cpu_mb_per_second);
   return 0;
 }

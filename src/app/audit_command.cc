@@ -99,8 +99,8 @@ void printReport(const std::string& dir, const audit::VerifyReport& report,
         << "  " << audit::damageName(finding.kind) << " at " << finding.file << " line "
         << finding.line << ", seq " << finding.seq << ": " << finding.detail << "\n";
     if (report.records > 0) {
-      out << "  verified before it: " << report.records << " record(s), seq "
-          << report.first_seq << ".." << report.last_seq << "\n";
+      out << "  verified before it: " << report.records << " record(s), seq " << report.first_seq
+          << ".." << report.last_seq << "\n";
     }
     return;
   }
@@ -108,9 +108,9 @@ void printReport(const std::string& dir, const audit::VerifyReport& report,
   if (report.records == 0) {
     out << "  no records\n";
   } else {
-    out << "  node " << report.node << ": records " << report.first_seq << ".."
-        << report.last_seq << " (" << report.records << "), " << report.segments
-        << " segment file(s), " << report.bytes << " bytes\n";
+    out << "  node " << report.node << ": records " << report.first_seq << ".." << report.last_seq
+        << " (" << report.records << "), " << report.segments << " segment file(s), "
+        << report.bytes << " bytes\n";
     if (report.checkpoints > 0) {
       out << "  checkpoints: " << report.checkpoints << ", last at seq "
           << report.last_checkpoint_seq << " (" << report.last_checkpoint_time << ")\n";
@@ -120,7 +120,8 @@ void printReport(const std::string& dir, const audit::VerifyReport& report,
     out << "  keys:";
     for (const auto& key : report.keys) {
       out << " " << key.kid;
-      if (key.last_epoch != 0) out << " (epochs " << key.first_epoch << ".." << key.last_epoch << ")";
+      if (key.last_epoch != 0)
+        out << " (epochs " << key.first_epoch << ".." << key.last_epoch << ")";
       out << " " << key.records << " record(s);";
     }
     out << "\n  head: seq " << report.last_seq << " mac " << report.head_mac << "\n";
@@ -136,12 +137,14 @@ void printReport(const std::string& dir, const audit::VerifyReport& report,
 AuditCommands::AuditCommands(CLI::App& cli, const std::function<void(CLI::App*)>& add_common)
     : options_(std::make_unique<Options>()) {
   Options& o = *options_;
-  auto* audit = cli.add_subcommand("audit", "verify, tail or export the tamper-evident audit trail");
+  auto* audit =
+      cli.add_subcommand("audit", "verify, tail or export the tamper-evident audit trail");
   audit->require_subcommand(1);
 
   o.verify = audit->add_subcommand(
-      "verify", "check the trail's MAC chain; exit 0 intact, 1 damaged (naming the first bad "
-                "record), 2 usage/IO error");
+      "verify",
+      "check the trail's MAC chain; exit 0 intact, 1 damaged (naming the first bad "
+      "record), 2 usage/IO error");
   o.verify->add_option("--dir", o.dir, "trail directory (default <data_dir>/audit/<node_id>)");
   o.verify->add_option("--key-file", o.key_file,
                        "key file to verify with (e.g. the initial key kept offline)");
@@ -175,9 +178,8 @@ AuditCommands::~AuditCommands() = default;
 namespace {
 
 // Appends the DATA_EXPORT record of this read to the trail, or says why it could not.
-void recordExport(const core::Settings& settings, const std::string& dir,
-                  const audit::Store& store, const audit::Query& query, const char* command,
-                  std::ostream& err) {
+void recordExport(const core::Settings& settings, const std::string& dir, const audit::Store& store,
+                  const audit::Query& query, const char* command, std::ostream& err) {
   const auto note = [&](const std::string& why) {
     err << "note: the DATA_EXPORT record of this read was not written: " << why << "\n";
   };

@@ -39,8 +39,7 @@ class AuditCommands {
   ~AuditCommands();
 
   // Runs the audit subcommand the command line named; nullopt when it named none.
-  std::optional<int> run(const core::SettingSources& sources, std::ostream& out,
-                         std::ostream& err);
+  std::optional<int> run(const core::SettingSources& sources, std::ostream& out, std::ostream& err);
 
  private:
   struct Options;

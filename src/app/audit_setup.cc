@@ -49,7 +49,8 @@ audit::Result<AuditKeys> loadAuditKeys(const core::Settings& settings, bool gene
   if (!generate) {
     return audit::auditError(audit::Errc::kBadKey,
                              "no audit key: set BULWARK_AUDIT_KEY_FILE or BULWARK_AUDIT_KEY "
-                             "(development mode creates " + keys.file + " at `serve`)");
+                             "(development mode creates " +
+                                 keys.file + " at `serve`)");
   }
   const auto parent = std::filesystem::path(keys.file).parent_path();
   std::filesystem::create_directories(parent, ec);

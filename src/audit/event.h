@@ -115,8 +115,8 @@ class Sink {
     return kUnsequenced;
   }
   // Arranges for `callback` to run once event `seq` is durable (see DurableCallback). It runs on
-  // the sink's own thread (the audit writer's syncer thread), or inline on the caller's thread when the
-  // answer is already known; it must not block — post the continuation to your own executor.
+  // the sink's own thread (the audit writer's syncer thread), or inline on the caller's thread when
+  // the answer is already known; it must not block — post the continuation to your own executor.
   // The default answers at once: success, or kNotRecorded for seq == kNotRecorded.
   virtual void whenDurable(std::uint64_t seq, DurableCallback callback);
   // True when the deployment wants requests answered only after their events are durable

@@ -274,10 +274,9 @@ class FileStore final : public Store {
         while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) {
           holder.pop_back();
         }
-        return auditError(Errc::kLocked,
-                          "audit trail " + config_.directory +
-                              " is being written by another process" +
-                              (holder.empty() ? "" : " (pid " + holder + ")"));
+        return auditError(Errc::kLocked, "audit trail " + config_.directory +
+                                             " is being written by another process" +
+                                             (holder.empty() ? "" : " (pid " + holder + ")"));
       }
       return systemError(error, "cannot lock " + path);
     }
@@ -400,7 +399,8 @@ class FileStore final : public Store {
       std::string_view text(buffer);
       // Drop a trailing fragment, then walk complete lines backwards.
       const auto last_newline = text.rfind('\n');
-      text = last_newline == std::string_view::npos ? std::string_view() : text.substr(0, last_newline);
+      text = last_newline == std::string_view::npos ? std::string_view()
+                                                    : text.substr(0, last_newline);
       while (!text.empty()) {
         const auto previous = text.rfind('\n');
         if (previous == std::string_view::npos && start > 0) break;  // line may be cut: widen

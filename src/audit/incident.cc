@@ -63,8 +63,8 @@ class WindowCounter {
     std::size_t removed = 0;
     for (auto it = entries_.begin(); it != entries_.end();) {
       const auto& times = it->second.times;
-      const bool stale = (times.empty() || now - times.back() >= window_) &&
-                         now >= it->second.quiet_until;
+      const bool stale =
+          (times.empty() || now - times.back() >= window_) && now >= it->second.quiet_until;
       if (stale) {
         it = entries_.erase(it);
         ++removed;
@@ -97,8 +97,7 @@ struct IncidentEngine::Impl {
                       config.max_tracked_keys),
         denied_address(config.access_denied_per_address, config.access_denied_window,
                        config.max_tracked_keys),
-        attack_address(config.attacks_per_address, config.attack_window,
-                       config.max_tracked_keys) {}
+        attack_address(config.attacks_per_address, config.attack_window, config.max_tracked_keys) {}
 
   void raise(Sink& trail, const Event& trigger, std::uint64_t seq, std::string_view rule,
              const std::string& key, std::uint32_t count, std::chrono::seconds window,
@@ -112,12 +111,10 @@ struct IncidentEngine::Impl {
     incident.client_address = trigger.client_address;
     incident.request_id = trigger.request_id;
     incident.target = key;
-    incident.details = {{"rule", std::string(rule)},
-                        {"key", key},
-                        {"count", std::to_string(count)},
-                        {"window_seconds", std::to_string(window.count())},
-                        {"trigger_seq", std::to_string(seq)},
-                        {"response", std::string(response)}};
+    incident.details = {
+        {"rule", std::string(rule)},          {"key", key},
+        {"count", std::to_string(count)},     {"window_seconds", std::to_string(window.count())},
+        {"trigger_seq", std::to_string(seq)}, {"response", std::string(response)}};
     trail.record(std::move(incident));
     incidents.fetch_add(1, std::memory_order_relaxed);
   }
@@ -155,8 +152,8 @@ struct IncidentEngine::Impl {
       case EventType::kSecurityIncident: {
         // Auth reports reuse as an incident itself (reason=refresh_token_reuse, target = the
         // session): respond unless it already revoked; never react to our own incidents.
-        const bool reuse = detail(event, "reuse") == "true" ||
-                           detail(event, "reason") == "refresh_token_reuse";
+        const bool reuse =
+            detail(event, "reuse") == "true" || detail(event, "reason") == "refresh_token_reuse";
         if (reuse && detail(event, "rule").empty() &&
             detail(event, "action") != "session_revoked") {
           std::string_view session = detail(event, "session");

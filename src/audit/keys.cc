@@ -96,7 +96,8 @@ std::string keyFileText(const KeyRing& ring) {
 
 }  // namespace
 
-SecretBytes::SecretBytes(std::span<const std::uint8_t> bytes) : bytes_(bytes.begin(), bytes.end()) {}
+SecretBytes::SecretBytes(std::span<const std::uint8_t> bytes)
+    : bytes_(bytes.begin(), bytes.end()) {}
 
 SecretBytes::~SecretBytes() { clear(); }
 
@@ -288,9 +289,9 @@ Result<KeyRing> loadKeyFile(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
     if (errno == ELOOP) {
-      return auditError(Errc::kKeyFilePermissions,
-                        "audit key file " + path + " is a symbolic link; point the setting at "
-                                                   "the file itself");
+      return auditError(Errc::kKeyFilePermissions, "audit key file " + path +
+                                                       " is a symbolic link; point the setting at "
+                                                       "the file itself");
     }
     return systemError(errno, "cannot open audit key file " + path);
   }
@@ -302,8 +303,8 @@ Result<KeyRing> loadKeyFile(const std::string& path) {
   }
   if (!S_ISREG(info.st_mode)) {
     ::close(fd);
-    return auditError(Errc::kKeyFilePermissions, "audit key file " + path +
-                                                     " is not a regular file");
+    return auditError(Errc::kKeyFilePermissions,
+                      "audit key file " + path + " is not a regular file");
   }
   if ((info.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
     ::close(fd);
@@ -345,7 +346,8 @@ Result<void> writeKeyFile(const std::string& path, const KeyRing& ring) {
   std::string text = keyFileText(ring);
   auto written = writeAll(fd, text, temporary.string());
   wipe(text);
-  if (written && ::fsync(fd) != 0) written = systemError(errno, "cannot fsync " + temporary.string());
+  if (written && ::fsync(fd) != 0)
+    written = systemError(errno, "cannot fsync " + temporary.string());
   ::close(fd);
   if (!written) {
     ::unlink(temporary.c_str());
@@ -391,8 +393,7 @@ void advanceEpochKey(SecretBytes& key) {
   OSSL_PARAM params[] = {
       OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
       OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
-                                        const_cast<std::uint8_t*>(key.bytes().data()),
-                                        key.size()),
+                                        const_cast<std::uint8_t*>(key.bytes().data()), key.size()),
       OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info.data(), info.size()),
       OSSL_PARAM_construct_end()};
   const bool ok = ctx != nullptr && EVP_KDF_derive(ctx, next, sizeof next, params) == 1;
@@ -415,15 +416,15 @@ void advanceEpochKey(SecretBytes& key) {
 Result<SecretBytes> deriveEpochKey(const AuditKey& base, std::uint64_t target_epoch,
                                    std::uint64_t max_steps) {
   if (target_epoch < base.epoch) {
-    return auditError(Errc::kUnknownKey,
-                      "key " + base.kid + " is of epoch " + std::to_string(base.epoch) +
-                          "; epoch " + std::to_string(target_epoch) +
-                          " needs an earlier key (keys evolve forward only)");
+    return auditError(Errc::kUnknownKey, "key " + base.kid + " is of epoch " +
+                                             std::to_string(base.epoch) + "; epoch " +
+                                             std::to_string(target_epoch) +
+                                             " needs an earlier key (keys evolve forward only)");
   }
   if (target_epoch - base.epoch > max_steps) {
     return auditError(Errc::kUnknownKey, "epoch " + std::to_string(target_epoch) +
-                                             " is implausibly far beyond key " + base.kid +
-                                             "@" + std::to_string(base.epoch));
+                                             " is implausibly far beyond key " + base.kid + "@" +
+                                             std::to_string(base.epoch));
   }
   SecretBytes key = base.key.clone();
   for (std::uint64_t e = base.epoch; e < target_epoch; ++e) advanceEpochKey(key);

@@ -85,11 +85,20 @@ bool parseTimeArgument(std::string_view text, const core::Clock& clock, core::Sy
     if (ec != std::errc() || end != digits.data() + digits.size()) return false;
     std::uint64_t seconds_per = 0;
     switch (unit) {
-      case 's': seconds_per = 1; break;
-      case 'm': seconds_per = 60; break;
-      case 'h': seconds_per = 3600; break;
-      case 'd': seconds_per = 86400; break;
-      default: return false;
+      case 's':
+        seconds_per = 1;
+        break;
+      case 'm':
+        seconds_per = 60;
+        break;
+      case 'h':
+        seconds_per = 3600;
+        break;
+      case 'd':
+        seconds_per = 86400;
+        break;
+      default:
+        return false;
     }
     if (amount > 100ull * 365 * 86400 / seconds_per) return false;
     out = clock.systemTime() - std::chrono::seconds(amount * seconds_per);

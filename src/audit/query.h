@@ -21,9 +21,9 @@
 namespace bulwark::audit {
 
 struct Query {
-  std::vector<std::string> types;  // event type names (any of); empty: every type
-  std::string actor;               // exact; empty: any
-  std::string request_id;          // exact; empty: any
+  std::vector<std::string> types;         // event type names (any of); empty: every type
+  std::string actor;                      // exact; empty: any
+  std::string request_id;                 // exact; empty: any
   std::optional<core::SystemTime> since;  // event time >= since
   std::optional<core::SystemTime> until;  // event time < until
   std::uint64_t from_seq = 1;             // records with seq >= from_seq

@@ -179,14 +179,30 @@ bool readJsonString(std::string_view s, std::size_t& pos, std::string& out) {
     const char escape = s[pos + 1];
     pos += 2;
     switch (escape) {
-      case '"': out.push_back('"'); break;
-      case '\\': out.push_back('\\'); break;
-      case '/': out.push_back('/'); break;
-      case 'b': out.push_back('\b'); break;
-      case 'f': out.push_back('\f'); break;
-      case 'n': out.push_back('\n'); break;
-      case 'r': out.push_back('\r'); break;
-      case 't': out.push_back('\t'); break;
+      case '"':
+        out.push_back('"');
+        break;
+      case '\\':
+        out.push_back('\\');
+        break;
+      case '/':
+        out.push_back('/');
+        break;
+      case 'b':
+        out.push_back('\b');
+        break;
+      case 'f':
+        out.push_back('\f');
+        break;
+      case 'n':
+        out.push_back('\n');
+        break;
+      case 'r':
+        out.push_back('\r');
+        break;
+      case 't':
+        out.push_back('\t');
+        break;
       case 'u': {
         std::uint32_t cp = 0;
         if (!readHex4(s, pos, cp)) return false;
@@ -204,7 +220,8 @@ bool readJsonString(std::string_view s, std::size_t& pos, std::string& out) {
         appendUtf8(out, cp);
         break;
       }
-      default: return false;
+      default:
+        return false;
     }
   }
   return false;
@@ -463,9 +480,8 @@ bool parseRecord(std::string_view line, Record& out, std::string* error) {
       !p.literal(kEpochKey) || !p.number(out.epoch, "epoch") || !p.literal(kPrevKey) ||
       !p.hex64(out.prev, "prev") || !p.literal(kTypeKey) || !p.typeName(out.type_name) ||
       !p.literal("\",\"id\":") || !p.string(event.id, "id") || !p.literal(",\"time\":") ||
-      !p.string(time, "time") || !p.literal(",\"severity\":") ||
-      !p.string(severity, "severity") || !p.literal(",\"outcome\":") ||
-      !p.string(outcome, "outcome") || !p.literal(",\"actor\":") ||
+      !p.string(time, "time") || !p.literal(",\"severity\":") || !p.string(severity, "severity") ||
+      !p.literal(",\"outcome\":") || !p.string(outcome, "outcome") || !p.literal(",\"actor\":") ||
       !p.string(event.actor, "actor") || !p.literal(",\"client\":") ||
       !p.string(event.client_address, "client") || !p.literal(",\"request_id\":") ||
       !p.string(event.request_id, "request_id") || !p.literal(",\"target\":") ||

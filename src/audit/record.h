@@ -79,8 +79,8 @@ struct Record {
   std::string prev;       // hex
   std::string type_name;  // as written; event.type is meaningful only when known_type
   bool known_type = false;
-  Event event;            // id, time, severity, outcome, actor, client, request_id, target, details
-  std::string mac;        // hex
+  Event event;      // id, time, severity, outcome, actor, client, request_id, target, details
+  std::string mac;  // hex
 };
 
 // Parses `line` (without '\n') strictly by the layout above: every field present, in order, no

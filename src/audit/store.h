@@ -39,8 +39,8 @@ struct TornTail {
 
 // What a store found when opened for writing.
 struct TailInfo {
-  std::uint64_t last_seq = 0;  // 0: empty trail
-  std::string last_line;       // the last complete record line (empty when none)
+  std::uint64_t last_seq = 0;    // 0: empty trail
+  std::string last_line;         // the last complete record line (empty when none)
   std::uint64_t check_from = 1;  // first seq of the region the writer re-verifies at start
   std::optional<TornTail> torn;
   // Complete lines after the last parseable record that do not parse (not cut: evidence).
@@ -49,9 +49,9 @@ struct TailInfo {
 
 // A stored record as a cursor returns it. Views stay valid until the cursor's next call.
 struct StoredRecord {
-  std::uint64_t seq = 0;        // 0 when the line's header does not parse
-  std::string_view line;        // without '\n'
-  std::string_view location;    // e.g. the segment file's path
+  std::uint64_t seq = 0;          // 0 when the line's header does not parse
+  std::string_view line;          // without '\n'
+  std::string_view location;      // e.g. the segment file's path
   std::uint64_t line_number = 0;  // 1-based within `location`
 };
 

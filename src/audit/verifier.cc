@@ -6,7 +6,6 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
-
 #include <filesystem>
 #include <memory>
 
@@ -87,8 +86,8 @@ class KeyCache {
     if (entry == nullptr) {
       const AuditKey* base = ring_.find(kid);
       if (base == nullptr) {
-        why = "no configured key has kid '" + std::string(kid) + "' (keys: " + ring_.describe() +
-              ")";
+        why =
+            "no configured key has kid '" + std::string(kid) + "' (keys: " + ring_.describe() + ")";
         return nullptr;
       }
       entries_.push_back(Entry{std::string(kid), base, base->epoch, base->key.clone(), nullptr});
@@ -128,8 +127,8 @@ class KeyCache {
 };
 
 // True when `header`'s MAC verifies with `prev` as the previous MAC.
-bool macMatches(crypto::HmacSha256& mac, const crypto::Digest256& prev,
-                const RecordHeader& header, crypto::Digest256& stored) {
+bool macMatches(crypto::HmacSha256& mac, const crypto::Digest256& prev, const RecordHeader& header,
+                crypto::Digest256& stored) {
   if (!parseDigestHex(header.mac_hex, stored)) return false;
   const auto actual = recordMac(mac, prev, header.seq, header.signed_bytes);
   return crypto::constantTimeEqual(actual, stored);
@@ -192,8 +191,8 @@ class Verifier {
                             ? " after checkpoint " + std::to_string(report_.last_checkpoint_seq)
                             : std::string(" (no checkpoint in the trail)")) +
                        ", but the external checkpoint shows seq " +
-                       std::to_string(options_.checkpoint->seq) + " existed: " +
-                       std::to_string(options_.checkpoint->seq - report_.last_seq) +
+                       std::to_string(options_.checkpoint->seq) +
+                       " existed: " + std::to_string(options_.checkpoint->seq - report_.last_seq) +
                        " record(s) cut off";
       return finish(std::move(finding));
     }
@@ -262,8 +261,7 @@ class Verifier {
     if (options_.checkpoint && options_.checkpoint->seq == header.seq &&
         !crypto::constantTimeEqual(options_.checkpoint->mac, chain_)) {
       return Finding{Damage::kModified, path(line), line.line_number, header.seq,
-                     "the record at the external checkpoint's seq " +
-                         std::to_string(header.seq) +
+                     "the record at the external checkpoint's seq " + std::to_string(header.seq) +
                          " has a different MAC: the trail up to here was rewritten (re-signed)"};
     }
     return std::nullopt;
@@ -358,8 +356,8 @@ class Verifier {
     if (header->seq == expected_) {
       if (next_extends) {
         finding.kind = Damage::kInserted;
-        finding.detail = "a forged record claiming seq " + expected_text +
-                         " sits before the real one";
+        finding.detail =
+            "a forged record claiming seq " + expected_text + " sits before the real one";
       } else {
         finding.kind = Damage::kModified;
         std::string chain_hex;
@@ -375,15 +373,14 @@ class Verifier {
       if (is_genuine) {
         // Missing records: do they turn up later (reordered) or not at all (deleted)?
         std::string found_at;
-        auto searched = lookAhead(segment, offset, line_number, options_.lookahead,
-                                  [&](Peek& peek) {
-                                    if (peek.parsed && peek.header.seq == expected_ &&
-                                        genuine(peek.header)) {
-                                      found_at = peek.file + ":" + std::to_string(peek.line);
-                                      return true;
-                                    }
-                                    return false;
-                                  });
+        auto searched =
+            lookAhead(segment, offset, line_number, options_.lookahead, [&](Peek& peek) {
+              if (peek.parsed && peek.header.seq == expected_ && genuine(peek.header)) {
+                found_at = peek.file + ":" + std::to_string(peek.line);
+                return true;
+              }
+              return false;
+            });
         if (!searched) return searched.error();
         if (!found_at.empty()) {
           finding.kind = Damage::kReordered;
@@ -394,9 +391,8 @@ class Verifier {
           finding.kind = Damage::kDeleted;
           finding.detail =
               (missing == 1 ? "record seq " + expected_text + " is"
-                            : "records " + expected_text + ".." +
-                                  std::to_string(header->seq - 1) + " (" +
-                                  std::to_string(missing) + ") are") +
+                            : "records " + expected_text + ".." + std::to_string(header->seq - 1) +
+                                  " (" + std::to_string(missing) + ") are") +
               " missing before this record";
         }
         return finding;
@@ -445,13 +441,20 @@ class Verifier {
 
 std::string_view damageName(Damage damage) {
   switch (damage) {
-    case Damage::kModified: return "modified";
-    case Damage::kDeleted: return "deleted";
-    case Damage::kReordered: return "reordered";
-    case Damage::kInserted: return "inserted";
-    case Damage::kTruncated: return "truncated";
-    case Damage::kUnknownKey: return "unknown key";
-    case Damage::kBadFormat: return "bad format";
+    case Damage::kModified:
+      return "modified";
+    case Damage::kDeleted:
+      return "deleted";
+    case Damage::kReordered:
+      return "reordered";
+    case Damage::kInserted:
+      return "inserted";
+    case Damage::kTruncated:
+      return "truncated";
+    case Damage::kUnknownKey:
+      return "unknown key";
+    case Damage::kBadFormat:
+      return "bad format";
   }
   return "unknown";
 }
@@ -532,8 +535,8 @@ Result<VerifyReport> verifyTrail(const VerifyOptions& options) {
   }
   Verifier verifier(options, *segments);
   auto report = verifier.run();
-  if (report && options.checkpoint && !options.checkpoint->node.empty() &&
-      !report->node.empty() && options.checkpoint->node != report->node) {
+  if (report && options.checkpoint && !options.checkpoint->node.empty() && !report->node.empty() &&
+      options.checkpoint->node != report->node) {
     return auditError(Errc::kBadFormat, "the checkpoint is of node '" + options.checkpoint->node +
                                             "', the trail of node '" + report->node + "'");
   }

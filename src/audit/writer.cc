@@ -204,11 +204,11 @@ struct Writer::State {
     Item item;
     item.kind = ItemKind::kOverflow;
     item.internal = true;
-    item.event = internalEvent(
-        EventType::kAuditOverflow, Severity::kHigh, Outcome::kFailure, config.node,
-        {{"dropped", std::to_string(dropped_unreported)},
-         {"queue_capacity", std::to_string(config.queue_capacity)},
-         {"durability", config.durability == Durability::kSync ? "sync" : "async"}});
+    item.event =
+        internalEvent(EventType::kAuditOverflow, Severity::kHigh, Outcome::kFailure, config.node,
+                      {{"dropped", std::to_string(dropped_unreported)},
+                       {"queue_capacity", std::to_string(config.queue_capacity)},
+                       {"durability", config.durability == Durability::kSync ? "sync" : "async"}});
     dropped_unreported = 0;
     pushLocked(std::move(item));
   }
@@ -357,7 +357,8 @@ struct Writer::State {
         persistSigningKey();
         made = internalEvent(EventType::kAuditKeyRotate, Severity::kMedium, Outcome::kSuccess,
                              config.node,
-                             {{"from_kid", from}, {"to_kid", signing.kid},
+                             {{"from_kid", from},
+                              {"to_kid", signing.kid},
                               {"epoch", std::to_string(signing.epoch)}});
         event = &made;
         break;
@@ -439,8 +440,7 @@ struct Writer::State {
         try {
           observer->onRecord(item.event, item.seq, *self);
         } catch (const std::exception& e) {
-          core::log(core::LogLevel::kError, "audit: record observer failed",
-                    {{"error", e.what()}});
+          core::log(core::LogLevel::kError, "audit: record observer failed", {{"error", e.what()}});
         }
       }
     }
@@ -503,9 +503,9 @@ struct Writer::State {
           scheduleLocked(now);
           closing_now = closing;
           const bool unsynced = written_seq.load(std::memory_order_relaxed) > requested;
-          const bool sync_due = unsynced && (flush_requested || closing_now ||
-                                             config.durability == Durability::kSync ||
-                                             now >= sync_deadline);
+          const bool sync_due =
+              unsynced && (flush_requested || closing_now ||
+                           config.durability == Durability::kSync || now >= sync_deadline);
           if (!pending.empty() || sync_due || closing_now || refusing) break;
           const auto due = nextDueLocked(now, unsynced, sync_deadline);
           // Real-time wait, capped, so a clock that jumps (or a simulated one) is re-read.
@@ -533,9 +533,8 @@ struct Writer::State {
         if (!had_unsynced) sync_deadline = clock.monotonicTime() + config.batch_interval;
       }
       const std::uint64_t written = written_seq.load(std::memory_order_relaxed);
-      if (written > requested &&
-          (config.durability == Durability::kSync || flush_now || closing_now ||
-           clock.monotonicTime() >= sync_deadline)) {
+      if (written > requested && (config.durability == Durability::kSync || flush_now ||
+                                  closing_now || clock.monotonicTime() >= sync_deadline)) {
         requestSync(written);
         requested = written;
       }
@@ -547,8 +546,7 @@ struct Writer::State {
       }
       if (wrote) {
         last_batch_micros.store(
-            static_cast<std::uint64_t>(
-                duration_cast<microseconds>(Clock::now() - started).count()),
+            static_cast<std::uint64_t>(duration_cast<microseconds>(Clock::now() - started).count()),
             std::memory_order_relaxed);
         notifyObservers(batch);
       }
@@ -697,14 +695,14 @@ Result<std::shared_ptr<Writer>> Writer::open(WriterConfig config, WriterDeps dep
 
   std::vector<Event> startup_events;
   if (tail->torn) {
-    startup_events.push_back(internalEvent(
-        EventType::kAuditRecovery, Severity::kHigh, Outcome::kSuccess, config.node,
-        {{"reason", "torn last line after a crash, cut off"},
-         {"file", tail->torn->file},
-         {"offset", std::to_string(tail->torn->offset)},
-         {"bytes", std::to_string(tail->torn->length)},
-         {"kept_in", tail->torn->quarantine},
-         {"last_good_seq", std::to_string(tail->last_seq)}}));
+    startup_events.push_back(internalEvent(EventType::kAuditRecovery, Severity::kHigh,
+                                           Outcome::kSuccess, config.node,
+                                           {{"reason", "torn last line after a crash, cut off"},
+                                            {"file", tail->torn->file},
+                                            {"offset", std::to_string(tail->torn->offset)},
+                                            {"bytes", std::to_string(tail->torn->length)},
+                                            {"kept_in", tail->torn->quarantine},
+                                            {"last_good_seq", std::to_string(tail->last_seq)}}));
     core::log(core::LogLevel::kWarn, "audit: cut a torn last line off the trail (crash)",
               {{"file", tail->torn->file},
                {"bytes", std::to_string(tail->torn->length)},
@@ -715,13 +713,13 @@ Result<std::shared_ptr<Writer>> Writer::open(WriterConfig config, WriterDeps dep
     if (!check.problem.empty() || tail->unparseable_tail_lines > 0) {
       const std::string problem =
           check.problem.empty() ? "unparseable lines after the last record" : check.problem;
-      startup_events.push_back(internalEvent(
-          EventType::kSecurityIncident, Severity::kCritical, Outcome::kFailure, config.node,
-          {{"rule", "audit_trail_damaged"},
-           {"problem", problem},
-           {"at", check.location},
-           {"seq", std::to_string(check.seq)},
-           {"hint", "run `bulwark audit verify`"}}));
+      startup_events.push_back(internalEvent(EventType::kSecurityIncident, Severity::kCritical,
+                                             Outcome::kFailure, config.node,
+                                             {{"rule", "audit_trail_damaged"},
+                                              {"problem", problem},
+                                              {"at", check.location},
+                                              {"seq", std::to_string(check.seq)},
+                                              {"hint", "run `bulwark audit verify`"}}));
       core::log(core::LogLevel::kError, "audit: the trail's tail is damaged",
                 {{"problem", problem}, {"at", check.location}});
     }
@@ -746,11 +744,9 @@ Result<std::shared_ptr<Writer>> Writer::open(WriterConfig config, WriterDeps dep
   }
   const std::string last_kid = has_last ? std::string(last.kid) : std::string();
   if (!last_kid.empty() && last_kid != active.kid) {
-    startup_events.push_back(internalEvent(EventType::kAuditKeyRotate, Severity::kMedium,
-                                           Outcome::kSuccess, config.node,
-                                           {{"from_kid", last_kid},
-                                            {"to_kid", active.kid},
-                                            {"epoch", std::to_string(active.epoch)}}));
+    startup_events.push_back(internalEvent(
+        EventType::kAuditKeyRotate, Severity::kMedium, Outcome::kSuccess, config.node,
+        {{"from_kid", last_kid}, {"to_kid", active.kid}, {"epoch", std::to_string(active.epoch)}}));
   }
   s.setSigningKey(std::move(active));
   deps.keys = KeyRing();  // only the signing key stays in memory

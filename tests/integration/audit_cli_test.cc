@@ -61,8 +61,7 @@ class AuditCli : public ::testing::Test {
     auto env = env_;
     env["BULWARK_LISTEN"] = "127.0.0.1:0";
     ChildProcess server({kBinary, "serve"}, env);
-    ASSERT_FALSE(server.waitForStderr("\"msg\":\"listening\"", 10s).empty())
-        << server.stderrText();
+    ASSERT_FALSE(server.waitForStderr("\"msg\":\"listening\"", 10s).empty()) << server.stderrText();
     while_running();
     server.signal(SIGTERM);
     ASSERT_EQ(server.wait(10s), 0) << server.stderrText();

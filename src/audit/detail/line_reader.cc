@@ -35,8 +35,8 @@ Result<std::vector<SegmentFile>> listSegments(const std::string& directory) {
     const std::string name = entry.path().filename().string();
     if (name.size() != kSegmentPrefix.size() + 20 + kSegmentSuffix.size() ||
         name.compare(0, kSegmentPrefix.size(), kSegmentPrefix) != 0 ||
-        name.compare(name.size() - kSegmentSuffix.size(), kSegmentSuffix.size(),
-                     kSegmentSuffix) != 0) {
+        name.compare(name.size() - kSegmentSuffix.size(), kSegmentSuffix.size(), kSegmentSuffix) !=
+            0) {
       continue;
     }
     std::uint64_t first = 0;

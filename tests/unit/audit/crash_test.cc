@@ -103,9 +103,8 @@ TEST(CrashSafety, AcknowledgedEventsSurviveSigkill) {
     options.keys = &keys;
     auto report = verifyTrail(options);
     ASSERT_TRUE(report) << report.error().message;
-    ASSERT_TRUE(report->intact()) << "round " << round << ": "
-                                  << damageName(report->finding->kind) << " at "
-                                  << report->finding->file << ":" << report->finding->line
+    ASSERT_TRUE(report->intact()) << "round " << round << ": " << damageName(report->finding->kind)
+                                  << " at " << report->finding->file << ":" << report->finding->line
                                   << ": " << report->finding->detail;
     EXPECT_GE(report->last_seq, max_ack) << "round " << round << ": an acknowledged event is lost";
   }
@@ -114,8 +113,8 @@ TEST(CrashSafety, AcknowledgedEventsSurviveSigkill) {
   // A final writer recovers the last tail; the whole trail verifies.
   core::SimulatedClock clock;
   testing::CountingRandom random;
-  auto writer = testing::openWriter(trail, testing::testConfig(), testing::key1(), clock, random,
-                                    64 << 10);
+  auto writer =
+      testing::openWriter(trail, testing::testConfig(), testing::key1(), clock, random, 64 << 10);
   ASSERT_TRUE(writer);
   writer->close();
   VerifyOptions options;

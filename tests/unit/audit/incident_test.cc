@@ -151,9 +151,11 @@ TEST_F(IncidentTest, ZeroThresholdTurnsARuleOff) {
 }
 
 TEST_F(IncidentTest, AccessDeniedBurstAndAttackSourcesBlockTheAddress) {
-  for (int i = 0; i < 3; ++i) feed(testing::makeEvent(EventType::kAccessDenied, "x", "198.51.100.1"));
+  for (int i = 0; i < 3; ++i)
+    feed(testing::makeEvent(EventType::kAccessDenied, "x", "198.51.100.1"));
   clock_.advance(11s);
-  for (int i = 0; i < 3; ++i) feed(testing::makeEvent(EventType::kAccessDenied, "x", "198.51.100.1"));
+  for (int i = 0; i < 3; ++i)
+    feed(testing::makeEvent(EventType::kAccessDenied, "x", "198.51.100.1"));
   EXPECT_EQ(sink_.count(EventType::kSecurityIncident), 0);  // never 4 within 10 s
   feed(testing::makeEvent(EventType::kAccessDenied, "x", "198.51.100.1"));
   ASSERT_EQ(sink_.count(EventType::kSecurityIncident), 1);

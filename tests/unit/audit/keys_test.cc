@@ -35,8 +35,10 @@ TEST(KeyText, ParsesHexBase64KidsAndEpochs) {
 }
 
 TEST(KeyText, RefusesShortOrMalformedKeysWithoutEchoingThem) {
-  for (const char* bad : {"", "# nothing", "k1:abcd", "k1:zz!!", "bad kid:" "00", "k@x:00",
-                          "k1:rot13:abcdef"}) {
+  for (const char* bad : {"", "# nothing", "k1:abcd", "k1:zz!!",
+                          "bad kid:"
+                          "00",
+                          "k@x:00", "k1:rot13:abcdef"}) {
     auto ring = parseKeyRing(bad, "BULWARK_AUDIT_KEY");
     ASSERT_FALSE(ring) << bad;
     EXPECT_NE(ring.error().message.find("BULWARK_AUDIT_KEY"), std::string::npos);

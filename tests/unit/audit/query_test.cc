@@ -12,14 +12,14 @@ using namespace std::chrono_literals;
 class QueryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto writer = testing::openWriter(dir_.path(), testing::testConfig(), testing::key1(),
-                                      clock_, random_, 2048);
+    auto writer = testing::openWriter(dir_.path(), testing::testConfig(), testing::key1(), clock_,
+                                      random_, 2048);
     ASSERT_TRUE(writer);
     const core::SystemTime base{std::chrono::seconds(1'800'000'000)};
     for (int i = 0; i < 40; ++i) {
-      auto event = testing::makeEvent(i % 4 == 0 ? EventType::kLoginFailed : EventType::kRequest,
-                                      i % 2 == 0 ? "alice" : "bob", "10.0.0.1",
-                                      "req-" + std::to_string(i));
+      auto event =
+          testing::makeEvent(i % 4 == 0 ? EventType::kLoginFailed : EventType::kRequest,
+                             i % 2 == 0 ? "alice" : "bob", "10.0.0.1", "req-" + std::to_string(i));
       event.time = base + std::chrono::minutes(i);
       writer->waitDurable(writer->append(std::move(event)));
     }
@@ -114,8 +114,8 @@ TEST_F(QueryTest, FollowerSeesNewRecords) {
   ASSERT_TRUE(follower.poll(visit));
   EXPECT_EQ(seen, (std::vector<std::uint64_t>{39, 40}));
   {
-    auto writer = testing::openWriter(dir_.path(), testing::testConfig(), testing::key1(),
-                                      clock_, random_, 2048);
+    auto writer = testing::openWriter(dir_.path(), testing::testConfig(), testing::key1(), clock_,
+                                      random_, 2048);
     writer->append(testing::makeEvent(EventType::kDataExport));
     writer->close();
   }

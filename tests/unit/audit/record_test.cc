@@ -16,8 +16,8 @@ std::string signedLine(const Event& event, std::uint64_t seq = 7, std::uint64_t 
   appendSignedBytes(line, RecordPrefix{seq, "node-1", "k1", epoch, &prev}, event, "id-1");
   std::string raw;
   EXPECT_TRUE(crypto::fromHex(kKeyHex1, raw));
-  crypto::HmacSha256 mac(std::span<const std::uint8_t>(
-      reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size()));
+  crypto::HmacSha256 mac(
+      std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size()));
   const auto digest = recordMac(mac, prev, seq, line);
   appendMacSuffix(line, digest);
   return line;
@@ -50,8 +50,8 @@ TEST(RecordFormat, MacCoversPrevSeqAndBytes) {
   ASSERT_TRUE(parseRecordHeader(line, header));
   std::string raw;
   ASSERT_TRUE(crypto::fromHex(kKeyHex1, raw));
-  crypto::HmacSha256 mac(std::span<const std::uint8_t>(
-      reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size()));
+  crypto::HmacSha256 mac(
+      std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size()));
   crypto::Digest256 stored{};
   ASSERT_TRUE(parseDigestHex(header.mac_hex, stored));
   EXPECT_EQ(recordMac(mac, prev, 5, header.signed_bytes), stored);
@@ -117,11 +117,9 @@ TEST(RecordFormat, RejectsWhatIsNotARecord) {
   Record record;
   ASSERT_TRUE(parseRecordHeader(good, header));
   std::vector<std::string> bad = {
-      "",
-      "{}",
-      good.substr(0, good.size() - 1),                     // cut
-      good + " ",                                          // trailing byte
-      " " + good,                                          // leading byte
+      "",         "{}", good.substr(0, good.size() - 1),  // cut
+      good + " ",                                         // trailing byte
+      " " + good,                                         // leading byte
   };
   std::string leading_zero = good;
   leading_zero.replace(leading_zero.find(":7,"), 3, ":07,");
@@ -168,7 +166,8 @@ TEST(RecordFormat, TimestampsRoundTripAtMicroseconds) {
 
 TEST(RecordFormat, HexDigestsDecodeAndRejectEveryNonHexByte) {
   crypto::Digest256 digest{};
-  for (std::size_t i = 0; i < digest.size(); ++i) digest[i] = static_cast<std::uint8_t>(i * 37 + 11);
+  for (std::size_t i = 0; i < digest.size(); ++i)
+    digest[i] = static_cast<std::uint8_t>(i * 37 + 11);
   std::string hex;
   appendDigestHex(hex, digest);
   crypto::Digest256 parsed{};

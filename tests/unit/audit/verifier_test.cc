@@ -227,8 +227,8 @@ TEST_F(AuditVerifierTest, ExternalCheckpointIsAuthenticated) {
   EXPECT_TRUE(parseExternalCheckpoint(lines_[11], &keys));
   EXPECT_FALSE(parseExternalCheckpoint("{\"seq\":1}", nullptr));
   EXPECT_FALSE(parseExternalCheckpoint("not json", nullptr));
-  EXPECT_FALSE(parseExternalCheckpoint("{\"seq\":0,\"mac\":\"" + std::string(64, 'a') + "\"}",
-                                       nullptr));
+  EXPECT_FALSE(
+      parseExternalCheckpoint("{\"seq\":0,\"mac\":\"" + std::string(64, 'a') + "\"}", nullptr));
 }
 
 TEST_F(AuditVerifierTest, ResignedWithWrongKeyIsModified) {

@@ -337,7 +337,7 @@ TEST_F(WriterTest, SyncOverflowWaitsThenGivesUp) {
   ASSERT_TRUE(gated->waitForBlockedAppend());
   EXPECT_NE(writer->append(makeEvent(EventType::kRequest)), kNotRecorded);
   EXPECT_NE(writer->append(makeEvent(EventType::kRequest)), kNotRecorded);
-  EXPECT_EQ(writer->append(makeEvent(EventType::kRequest)), kNotRecorded);  // after 20ms
+  EXPECT_EQ(writer->append(makeEvent(EventType::kRequest)), kNotRecorded);     // after 20ms
   EXPECT_EQ(writer->tryAppend(makeEvent(EventType::kRequest)), kNotRecorded);  // at once
   EXPECT_EQ(writer->stats().dropped, 2u);
   gated->open_gate();
@@ -368,9 +368,9 @@ TEST_F(WriterTest, CheckpointsByCountByTimeWhenIdleAndOnClose) {
   const auto written = records(dir_.path());
   std::vector<std::string> types;
   for (const auto& r : written) types.push_back(r.type_name);
-  EXPECT_EQ(types, (std::vector<std::string>{"REQUEST", "REQUEST", "REQUEST", "AUDIT_CHECKPOINT",
-                                             "AUDIT_CHECKPOINT", "AUDIT_CHECKPOINT",
-                                             "AUDIT_CHECKPOINT"}));
+  EXPECT_EQ(types,
+            (std::vector<std::string>{"REQUEST", "REQUEST", "REQUEST", "AUDIT_CHECKPOINT",
+                                      "AUDIT_CHECKPOINT", "AUDIT_CHECKPOINT", "AUDIT_CHECKPOINT"}));
   const Record& first = written[3];
   EXPECT_EQ(first.seq, 4u);
   const auto detail = [](const Record& r, const std::string& key) {
@@ -489,11 +489,11 @@ TEST_F(WriterTest, KeyRotationKeepsTheChainValid) {
     writer->close();
   }
   // At restart with a ring whose active key is k3.
-  const std::string ring_text = std::string("k1:") + kKeyHex1 + "\nk2:" + kKeyHex2 +
-                                "\nk3:" + std::string(64, 'c');
+  const std::string ring_text =
+      std::string("k1:") + kKeyHex1 + "\nk2:" + kKeyHex2 + "\nk3:" + std::string(64, 'c');
   {
-    auto writer = openWriter(dir_.path(), testConfig(), testing::keyRing(ring_text), clock_,
-                             random_);
+    auto writer =
+        openWriter(dir_.path(), testConfig(), testing::keyRing(ring_text), clock_, random_);
     writer->append(makeEvent(EventType::kLogin));
     writer->close();
   }
@@ -608,8 +608,8 @@ class CountingObserver final : public RecordObserver {
 
 TEST_F(WriterTest, ObserversSeeRecordsInOrderAndMayRecord) {
   auto observer = std::make_shared<CountingObserver>();
-  auto writer = openWriter(dir_.path(), testConfig(), testing::key1(), clock_, random_,
-                           64 << 20, {observer});
+  auto writer =
+      openWriter(dir_.path(), testConfig(), testing::key1(), clock_, random_, 64 << 20, {observer});
   writer->append(makeEvent(EventType::kLogin));
   const auto seq = writer->append(makeEvent(EventType::kLoginFailed));
   writer->waitDurable(seq, 10s);
