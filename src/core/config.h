@@ -20,6 +20,9 @@ enum class AuthMode : std::uint8_t { kOff, kRequired };
 // When an audit event counts as written (SPEC F3.4): after its batch's fsync before the request
 // is answered (sync), or within audit_batch_interval (async).
 enum class AuditDurability : std::uint8_t { kAsync, kSync };
+// Which requests leave an audit record: every one (REQUEST for the unremarkable ones), or only
+// those settled by a security decision (rejected, rate-limited, access granted or denied).
+enum class AuditRequests : std::uint8_t { kAll, kDecisions };
 enum class DetectMode : std::uint8_t { kOff, kDetect, kBlock };
 // Open sign-up (POST /auth/register): kAuto is open in development, closed in production.
 enum class SignUp : std::uint8_t { kAuto, kOpen, kClosed };
@@ -106,6 +109,7 @@ struct Settings {
 
   // F3 audit trail (src/audit): <data_dir>/audit/<node_id>/segment-*.ndjson.
   AuditDurability audit_durability = AuditDurability::kAsync;
+  AuditRequests audit_requests = AuditRequests::kAll;
   std::chrono::milliseconds audit_batch_interval{20};    // async: fsync at least this often
   std::size_t audit_queue_capacity = 65536;              // events waiting for the writer
   std::chrono::milliseconds audit_enqueue_timeout{100};  // sync: wait for room, then refuse

@@ -113,3 +113,28 @@ TEST(GatewayAudit, SyncModeFailsClosedWhenTheTrailCannotTakeTheEvent) {
 
 }  // namespace
 }  // namespace bulwark::testing
+
+namespace bulwark::testing {
+namespace {
+
+TEST(GatewayAudit, DecisionsModeKeepsOnlyRequestsADecisionSettled) {
+  TestUpstream upstream;
+  auto settings = testSettings();
+  settings.audit_requests = core::AuditRequests::kDecisions;
+  auto route = testRoute("/", upstream.port());
+  route.rate_limit = core::RateLimit{1, 1};
+  settings.routes.push_back(route);
+  GatewayHarness gateway(settings);
+  RawClient client(gateway.port());
+  EXPECT_EQ(client.roundTrip("GET / HTTP/1.1\r\nHost: a\r\n\r\n").status, 200);
+  EXPECT_EQ(client.roundTrip("GET / HTTP/1.1\r\nHost: a\r\n\r\n").status, 429);
+  RawClient bad(gateway.port());
+  EXPECT_EQ(bad.roundTrip("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n").status, 400);
+  const auto events = gateway.audit().events();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].type, audit::EventType::kApiRateLimit);
+  EXPECT_EQ(events[1].type, audit::EventType::kRequestRejected);
+}
+
+}  // namespace
+}  // namespace bulwark::testing

@@ -652,6 +652,10 @@ class ClientSession {
   // durability mode, waits until it — and so every earlier event of this request, the chain
   // being ordered — is durable; false when it cannot become durable.
   Task<bool> auditRequest(unsigned status) {
+    if (decision_.type == audit::EventType::kRequest &&
+        settings_.audit_requests == core::AuditRequests::kDecisions) {
+      co_return true;  // nothing remarkable, and the deployment only keeps decisions
+    }
     audit::Event event;
     event.type = decision_.type;
     event.severity = decision_.severity;

@@ -123,6 +123,7 @@ TEST(SettingsTable, CoversEverySetting) {
                                                   "auth_workers",
                                                   "auth_queue",
                                                   "audit_durability",
+                                                  "audit_requests",
                                                   "audit_batch_interval",
                                                   "audit_queue_capacity",
                                                   "audit_enqueue_timeout",
