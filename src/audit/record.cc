@@ -80,6 +80,17 @@ bool readNumber(std::string_view s, std::size_t& pos, std::uint64_t& out) {
   return ec == std::errc() && end == s.data() + pos;
 }
 
+// A literal known at compile time: memcmp of a constant size compiles to a few compares.
+template <const std::string_view& kLiteral>
+bool readFixed(std::string_view s, std::size_t& pos) {
+  constexpr std::size_t kSize = kLiteral.size();
+  if (s.size() - pos < kSize || std::memcmp(s.data() + pos, kLiteral.data(), kSize) != 0) {
+    return false;
+  }
+  pos += kSize;
+  return true;
+}
+
 bool readLiteral(std::string_view s, std::size_t& pos, std::string_view literal) {
   if (s.substr(pos, literal.size()) != literal) return false;
   pos += literal.size();
@@ -369,17 +380,17 @@ bool isValidId(std::string_view id) {
 bool parseRecordHeader(std::string_view line, RecordHeader& out) {
   if (line.size() < kMacSuffixSize + kSeqKey.size()) return false;
   std::size_t pos = 0;
-  if (!readLiteral(line, pos, kSeqKey) || !readNumber(line, pos, out.seq) || out.seq == 0 ||
-      !readLiteral(line, pos, kNodeKey) || !readId(line, pos, out.node) ||
-      !readLiteral(line, pos, kKidKey) || !readId(line, pos, out.kid) ||
-      !readLiteral(line, pos, kEpochKey) || !readNumber(line, pos, out.epoch) ||
-      !readLiteral(line, pos, kPrevKey)) {
+  if (!readFixed<kSeqKey>(line, pos) || !readNumber(line, pos, out.seq) || out.seq == 0 ||
+      !readFixed<kNodeKey>(line, pos) || !readId(line, pos, out.node) ||
+      !readFixed<kKidKey>(line, pos) || !readId(line, pos, out.kid) ||
+      !readFixed<kEpochKey>(line, pos) || !readNumber(line, pos, out.epoch) ||
+      !readFixed<kPrevKey>(line, pos)) {
     return false;
   }
   out.prev_hex = line.substr(pos, 64);
   if (!isLowerHex64(out.prev_hex)) return false;
   pos += 64;
-  if (!readLiteral(line, pos, kTypeKey)) return false;
+  if (!readFixed<kTypeKey>(line, pos)) return false;
   const std::size_t type_start = pos;
   while (pos < line.size() && pos - type_start <= kMaxTypeSize &&
          ((line[pos] >= 'A' && line[pos] <= 'Z') || line[pos] == '_')) {
@@ -393,7 +404,9 @@ bool parseRecordHeader(std::string_view line, RecordHeader& out) {
   const std::size_t bytes_end = line.size() - kMacSuffixSize;
   if (bytes_end <= pos) return false;
   const std::string_view suffix = line.substr(bytes_end);
-  if (suffix.substr(0, kMacKey.size()) != kMacKey || suffix.substr(kMacKey.size() + 64) != "\"}") {
+  std::size_t suffix_pos = 0;
+  if (!readFixed<kMacKey>(suffix, suffix_pos) || suffix[kMacSuffixSize - 2] != '"' ||
+      suffix[kMacSuffixSize - 1] != '}') {
     return false;
   }
   out.mac_hex = suffix.substr(kMacKey.size(), 64);
