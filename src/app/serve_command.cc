@@ -12,12 +12,39 @@
 #include "audit/event.h"
 #include "audit/incident.h"
 #include "audit/writer.h"
+#include "detect/block_list.h"
 #include "core/log.h"
 #include "gateway/server.h"
 #include "store/rate_limit_store.h"
 
 namespace bulwark::app {
 namespace {
+
+// Takes the incident engine's "block this address" into the gateway's block list. The other
+// responses are covered where the decision is made (auth locks out and revokes reused families),
+// so they are logged rather than repeated.
+class BlockingResponder final : public audit::IncidentResponder {
+ public:
+  explicit BlockingResponder(detect::BlockListPtr list) : list_(std::move(list)) {}
+  void lockAccount(std::string_view account, std::chrono::seconds, std::string_view rule) override {
+    core::log(core::LogLevel::kInfo, "incident: account lock left to auth's lockout",
+              {{"rule", rule}});
+  }
+  void revokeSessions(std::string_view, std::string_view, std::string_view rule) override {
+    core::log(core::LogLevel::kInfo, "incident: session revocation left to auth",
+              {{"rule", rule}});
+  }
+  void blockAddress(std::string_view address, std::chrono::seconds duration,
+                    std::string_view rule) override {
+    list_->block(address, duration);
+    core::log(core::LogLevel::kWarn, "incident: client address blocked",
+              {{"address", address}, {"seconds", std::to_string(duration.count())},
+               {"rule", rule}});
+  }
+
+ private:
+  detect::BlockListPtr list_;
+};
 
 void recordSystemEvent(audit::Sink& sink, audit::EventType type, const core::Settings& settings) {
   audit::Event event;
@@ -79,8 +106,11 @@ int runServe(const core::SettingSources& sources) {
   audit::IncidentConfig incident_config;
   incident_config.login_failures_per_account = 0;
   incident_config.login_failures_per_address = 0;
-  auto incidents = std::make_shared<audit::IncidentEngine>(incident_config, core::realClock(),
-                                                           audit::makeNoResponder());
+  // Automatic response: a burst of denials from one address blocks it for a while. Account
+  // locks and session revocations are done by auth itself (lockout, refresh reuse).
+  auto blocked_addresses = detect::makeMemoryBlockList(core::realClock());
+  auto incidents = std::make_shared<audit::IncidentEngine>(
+      incident_config, core::realClock(), std::make_shared<BlockingResponder>(blocked_addresses));
   const std::string audit_dir = auditTrailDirectory(*settings);
   auto writer = openAuditWriter(*settings, audit_dir, settings->node_id,
                                 std::move(*audit_keys), core::realClock(), {incidents});
@@ -109,6 +139,7 @@ int runServe(const core::SettingSources& sources) {
   deps.rate_limits = store::makeMemoryRateLimitStore(core::realClock());
   deps.authenticator = auth.authenticator;
   deps.api_mounts = auth.api_mounts;
+  deps.blocked_addresses = blocked_addresses;
   // GET /admin/audit/events (F3.5), for administrators authenticated like any protected route.
   auto audit_api = makeAuditApi({audit_dir}, audit_sink, auth.authenticator, core::realClock());
   deps.api_mounts.push_back({"/admin/audit/", asHandler(audit_api), 4096});

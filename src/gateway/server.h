@@ -13,6 +13,7 @@
 #include "auth/authenticator.h"
 #include "core/clock.h"
 #include "core/config.h"
+#include "detect/block_list.h"
 #include "gateway/metrics.h"
 #include "http/api.h"
 #include "store/rate_limit_store.h"
@@ -29,6 +30,8 @@ struct ServerDeps {
   // The gateway's own JSON endpoints (/auth/, /admin/, /.well-known/jwks.json …), answered before
   // the route table.
   std::vector<http::ApiMount> api_mounts;
+  // Client addresses refused with 403 for a while (incident responses). Optional.
+  detect::BlockListPtr blocked_addresses;
 };
 
 class Server {

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <map>
 #include <regex>
+#include <unistd.h>
 
 #include "support/process.h"
 #include "support/raw_client.h"
@@ -135,6 +136,42 @@ TEST(Cli, ServesTlsWithAGeneratedCertificate) {
   EXPECT_NE(untrusted.exit_code, 0);
   bulwark.signal(SIGTERM);
   EXPECT_EQ(bulwark.wait(10s), 0);
+}
+
+}  // namespace
+}  // namespace bulwark::testing
+
+namespace bulwark::testing {
+namespace {
+
+TEST(Cli, ABurstOfDenialsBlocksTheAddressAndRaisesAnIncident) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("bulwark-incident-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  TestUpstream upstream;
+  std::ofstream(dir / "b.toml") << "[[route]]\nprefix = \"/api/\"\nupstream = \"" << upstream.url()
+                                << "\"\nauth = \"required\"\n";
+  ChildProcess bulwark({kBinary, "serve", "--config", (dir / "b.toml").string()},
+                       {{"BULWARK_LISTEN", "127.0.0.1:0"},
+                        {"BULWARK_DATA_DIR", (dir / "data").string()},
+                        {"BULWARK_NODE_ID", "incident"}});
+  const auto log = bulwark.waitForStderr("\"msg\":\"listening\"", 10s);
+  const auto port = listeningPort(log);
+  ASSERT_NE(port, 0) << bulwark.stderrText();
+  std::map<int, int> statuses;
+  for (int i = 0; i < 40; ++i) {
+    RawClient client(port);
+    statuses[client.roundTrip("GET /api/x HTTP/1.1\r\nHost: a\r\n\r\n").status]++;
+  }
+  EXPECT_GT(statuses[401], 0);
+  EXPECT_GT(statuses[403], 0) << "the incident rule never blocked the address";
+  EXPECT_EQ(statuses[401] + statuses[403], 40);
+  EXPECT_EQ(upstream.requests(), 0);
+  bulwark.signal(SIGTERM);
+  EXPECT_EQ(bulwark.wait(10s), 0);
+  EXPECT_NE(bulwark.stderrText().find("incident: client address blocked"), std::string::npos);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -203,3 +203,31 @@ TEST(GatewayApi, MountedHandlersGetTheWholeBodyAndAnswerFromAnyThread) {
 
 }  // namespace
 }  // namespace bulwark::testing
+
+namespace bulwark::testing {
+namespace {
+
+TEST(GatewayBlockList, BlockedAddressesAreRefusedUntilTheBlockExpires) {
+  TestUpstream upstream;
+  auto settings = testSettings();
+  settings.routes.push_back(testRoute("/", upstream.port()));
+  core::SimulatedClock block_clock;
+  auto blocked = detect::makeMemoryBlockList(block_clock);
+  GatewayHarness gateway(settings,
+                         [&](gateway::ServerDeps& deps) { deps.blocked_addresses = blocked; });
+  RawClient client(gateway.port());
+  EXPECT_EQ(client.roundTrip("GET / HTTP/1.1\r\nHost: a\r\n\r\n").status, 200);
+  blocked->block("127.0.0.1", std::chrono::seconds(60));
+  auto refused = client.roundTrip("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+  EXPECT_EQ(refused.status, 403);
+  EXPECT_NE(refused.body.find("access_denied"), std::string::npos);
+  EXPECT_EQ(upstream.requests(), 1);
+  EXPECT_EQ(gateway.audit().count(audit::EventType::kAccessDenied, "address_blocked"), 1);
+  // Liveness stays observable; the block lapses on its own.
+  EXPECT_EQ(client.roundTrip("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n").status, 200);
+  block_clock.advance(std::chrono::seconds(61));
+  EXPECT_EQ(client.roundTrip("GET / HTTP/1.1\r\nHost: a\r\n\r\n").status, 200);
+}
+
+}  // namespace
+}  // namespace bulwark::testing

@@ -279,6 +279,12 @@ class ClientSession {
     if (path == "/healthz" || path == "/readyz" || path == "/metrics") {
       co_return co_await serveInternal(path);
     }
+    if (shared_.blocked_addresses && shared_.blocked_addresses->isBlocked(client_address_)) {
+      decide(audit::EventType::kAccessDenied, audit::Severity::kMedium, audit::Outcome::kBlocked,
+             "address_blocked");
+      co_return co_await respondError(403, "access_denied",
+                                      "this client address is temporarily blocked");
+    }
 
     for (const auto& mount : shared_.api_mounts) {
       if (pathHasPrefix(mount.prefix, path)) co_return co_await serveApi(mount);

@@ -17,6 +17,7 @@
 #include "auth/authenticator.h"
 #include "http/api.h"
 #include "core/config.h"
+#include "detect/block_list.h"
 #include "gateway/detail/io.h"
 #include "gateway/metrics.h"
 #include "gateway/request_id.h"
@@ -38,6 +39,7 @@ struct Shared {
   store::RateLimitStorePtr rate_limits;
   auth::AuthenticatorPtr authenticator;
   std::vector<http::ApiMount> api_mounts;
+  detect::BlockListPtr blocked_addresses;
   const core::Clock* clock = nullptr;
   std::unique_ptr<asio::ssl::context> tls;  // set when the listener speaks TLS
   std::vector<std::vector<asio::ip::tcp::endpoint>> upstream_endpoints;  // per upstream
