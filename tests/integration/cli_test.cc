@@ -10,7 +10,6 @@
 #include <fstream>
 #include <map>
 #include <regex>
-#include <unistd.h>
 
 #include "support/process.h"
 #include "support/raw_client.h"
