@@ -41,7 +41,6 @@ constexpr std::chrono::milliseconds kSyncInterval{500};
 // Expired sessions and retired keys past their last token are removed this often.
 constexpr std::chrono::hours kPurgeInterval{1};
 // Clock skew accepted on exp/nbf/iat; the key ring keeps a retired key this much longer.
-constexpr std::chrono::seconds kLeeway{30};
 // Auth request bodies are a few hundred bytes; this bounds what a client can make us parse.
 constexpr std::size_t kApiMaxBodyBytes = 64 * 1024;
 constexpr const char* kKeyRingManifest = "keyring.json";
@@ -198,7 +197,7 @@ AuthWiring buildAuth(const core::Settings& settings, audit::SinkPtr audit, core:
   ring_config.directory = fs::path(settings.data_dir) / "keys";
   ring_config.algorithm = crypto::Algorithm::kEdDSA;
   ring_config.max_token_ttl = configs.sessions.access_ttl;
-  ring_config.leeway = kLeeway;
+  ring_config.leeway = std::chrono::ceil<std::chrono::seconds>(settings.token_leeway);
   ring_config.create_if_empty = true;
   auto ring = jwt::KeyRing::open(ring_config, clock, random);
   if (!ring) {
@@ -223,7 +222,7 @@ AuthWiring buildAuth(const core::Settings& settings, audit::SinkPtr audit, core:
     ours.keys = *ring;
     jwt::VerifierConfig verifier_config;
     verifier_config.issuers = {ours};
-    verifier_config.leeway = kLeeway;
+    verifier_config.leeway = std::chrono::ceil<std::chrono::seconds>(settings.token_leeway);
     std::shared_ptr<const jwt::Verifier> verifier = jwt::Verifier::create(verifier_config, clock);
 
     auto sessions = auth::SessionService::create(

@@ -62,6 +62,7 @@ std::optional<KeysOptions> keysOptions(const core::SettingSources& sources, std:
   options.data_dir = loaded.settings.data_dir;
   options.algorithm = std::move(algorithm);
   options.max_token_ttl = std::chrono::ceil<std::chrono::seconds>(loaded.settings.access_token_ttl);
+  options.leeway = std::chrono::ceil<std::chrono::seconds>(loaded.settings.token_leeway);
   return options;
 }
 

@@ -366,6 +366,8 @@ std::vector<Entry> entries() {
        choice(&S::sign_up, {{"auto", SignUp::kAuto}, {"on", SignUp::kOpen}, {"off", SignUp::kClosed}})},
       {"access_token_ttl", "Lifetime of access tokens (JWT exp - iat)",
        duration(&S::access_token_ttl, minutes(1), hours(24))},
+      {"token_leeway", "Clock skew allowed when checking token exp, nbf and iat",
+       duration(&S::token_leeway, milliseconds(0), minutes(5))},
       {"token_issuer", "Issuer (iss) of the access tokens this node signs and accepts",
        text(&S::token_issuer, validateTokenName)},
       {"token_audience", "Audience (aud) of the access tokens this node signs and accepts",

@@ -93,6 +93,7 @@ struct Settings {
   // F2 auth: accounts, sessions, brute-force lockout (src/auth).
   SignUp sign_up = SignUp::kAuto;
   std::chrono::milliseconds access_token_ttl{15 * 60'000};
+  std::chrono::milliseconds token_leeway{30'000};  // clock skew allowed for exp/nbf/iat
   std::string token_issuer = "bulwark";    // `iss` of the access tokens we sign and accept
   std::string token_audience = "bulwark";  // `aud` of the access tokens we sign and accept
   std::chrono::milliseconds refresh_token_ttl{7LL * 24 * 3'600'000};

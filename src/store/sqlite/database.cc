@@ -1,5 +1,8 @@
 #include "store/sqlite/database.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <string>
 
 #include "core/log.h"
@@ -114,6 +117,11 @@ Result<std::unique_ptr<Database>> Database::open(const SqliteConfig& config) {
   if (config.path.empty() || config.path == ":memory:" || config.path.rfind("file:", 0) == 0) {
     // Each store has its own connection: a private in-memory database would not be shared.
     return StoreError::kInvalidArgument;
+  }
+  // Password hashes and refresh-token hashes live here: create the file owner-only (SQLite's
+  // -wal and -shm files take the database file's mode).
+  if (const int fd = ::open(config.path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600); fd >= 0) {
+    ::close(fd);
   }
   sqlite3* connection = nullptr;
   const int code = sqlite3_open_v2(

@@ -109,6 +109,7 @@ TEST(SettingsTable, CoversEverySetting) {
                                                   "trusted_proxies",
                                                   "sign_up",
                                                   "access_token_ttl",
+                                                  "token_leeway",
                                                   "token_issuer",
                                                   "token_audience",
                                                   "refresh_token_ttl",
