@@ -19,6 +19,11 @@ bulwark is starting on http://127.0.0.1:8080 in front of http://127.0.0.1:9000. 
   curl -s http://127.0.0.1:8080/metrics | head       # Prometheus metrics
   curl -i -H 'Transfer-Encoding: chunked' -H 'Content-Length: 3' -d abc http://127.0.0.1:8080/
                                                      # request smuggling shape: 400
+  curl -s -H 'Content-Type: application/json' -d '{"username":"alice","password":"a long passphrase"}' \
+       http://127.0.0.1:8080/auth/register             # open sign-up (development mode)
+  curl -s -H 'Content-Type: application/json' -d '{"username":"alice","password":"a long passphrase"}' \
+       http://127.0.0.1:8080/auth/login                # access + refresh tokens
+  curl -s http://127.0.0.1:8080/.well-known/jwks.json # public keys
   ./build/bulwark config check                       # validate the configuration
   ./build/bulwark audit tail -n 5                    # the signed audit trail (NDJSON)
   ./build/bulwark audit verify                       # check its MAC chain
