@@ -106,6 +106,17 @@ struct Writer::State {
   // ---- queue, guarded by `mutex` ----
   std::mutex mutex;
   std::condition_variable work_cv;
+  // Async coalescing (guarded by mutex): an event waits up to coalesce() of real time for
+  // company before the writer takes it, so a steady stream wakes the writer about once per
+  // interval instead of once per event (each a futex wake and a context switch). The loss window
+  // is unchanged: coalesce() is half the batch interval. Real time, not the injected clock: this
+  // is scheduling, and a simulated clock in tests must not hold events back.
+  Clock::time_point first_pending_at{};
+  Clock::time_point writer_wakes_at{};  // when the sleeping writer looks again
+  static constexpr std::size_t kWakeBatch = 256;
+  Clock::duration coalesce() const {
+    return std::max<Clock::duration>(std::chrono::milliseconds(1), config.batch_interval / 2);
+  }
   std::condition_variable room_cv;
   std::vector<Item> pending;
   std::uint64_t last_assigned = 0;
@@ -252,10 +263,18 @@ struct Writer::State {
     Item item;
     item.event = std::move(event);
     const bool was_empty = pending.empty();
+    bool wake = false;
+    if (config.durability == Durability::kSync) {
+      wake = was_empty;  // a request waits on this event: no coalescing
+    } else if (was_empty) {
+      first_pending_at = Clock::now();
+      wake = writer_wakes_at > first_pending_at + coalesce();
+    }
     const std::uint64_t seq = pushLocked(std::move(item));
+    wake = wake || pending.size() == kWakeBatch;
     appended.fetch_add(1, std::memory_order_relaxed);
     lock.unlock();
-    if (was_empty) work_cv.notify_one();
+    if (wake) work_cv.notify_one();
     return seq;
   }
 
@@ -506,11 +525,23 @@ struct Writer::State {
           const bool sync_due =
               unsynced && (flush_requested || closing_now ||
                            config.durability == Durability::kSync || now >= sync_deadline);
-          if (!pending.empty() || sync_due || closing_now || refusing) break;
+          const auto real_now = Clock::now();
+          const bool take = !pending.empty() &&
+                            (config.durability == Durability::kSync || flush_requested ||
+                             pending.size() >= kWakeBatch ||
+                             real_now >= first_pending_at + coalesce());
+          if (take || sync_due || closing_now || refusing) break;
           const auto due = nextDueLocked(now, unsynced, sync_deadline);
           // Real-time wait, capped, so a clock that jumps (or a simulated one) is re-read.
           auto wait = duration_cast<milliseconds>(due - now) + milliseconds(1);
           wait = std::clamp(wait, milliseconds(1), milliseconds(1000));
+          if (!pending.empty()) {
+            wait = std::clamp(
+                duration_cast<milliseconds>(first_pending_at + coalesce() - real_now) +
+                    milliseconds(1),
+                milliseconds(1), wait);
+          }
+          writer_wakes_at = real_now + wait;
           work_cv.wait_for(lock, wait);
         }
         if (refusing) break;  // the syncer failed
