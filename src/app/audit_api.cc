@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <future>
 
 #include "audit/file_store.h"
 #include "audit/query.h"
@@ -211,7 +212,16 @@ class AuditApi final : public http::ApiHandler {
     event.target = "audit_trail";
     event.details = audit::queryDetails(query);
     event.details.emplace_back("records", std::to_string(count));
-    trail_->record(std::move(event));
+    // The export leaves only once its DATA_EXPORT record is durable (this is a pool thread, so
+    // waiting is fine): a read that could not be audited is not answered.
+    std::promise<boost::system::error_code> durable;
+    auto outcome = durable.get_future();
+    trail_->whenDurable(trail_->append(std::move(event)),
+                        [&durable](boost::system::error_code ec) { durable.set_value(ec); });
+    if (outcome.get()) {
+      return http::ApiResponse::error(503, "temporarily_unavailable",
+                                      "the export could not be audited");
+    }
     auto response = http::ApiResponse::json(200, std::move(body));
     if (ndjson) response.content_type = "application/x-ndjson";
     return response;
