@@ -107,32 +107,6 @@ bool readId(std::string_view s, std::size_t& pos, std::string_view& out) {
   return true;
 }
 
-// Returns the length of the well-formed UTF-8 sequence at the start of `s`, 0 when none.
-std::size_t utf8Length(std::string_view s) {
-  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
-  const unsigned char lead = byte(0);
-  std::size_t length;
-  unsigned char min2 = 0x80, max2 = 0xbf;
-  if (lead >= 0xc2 && lead <= 0xdf) {
-    length = 2;
-  } else if (lead >= 0xe0 && lead <= 0xef) {
-    length = 3;
-    if (lead == 0xe0) min2 = 0xa0;
-    if (lead == 0xed) max2 = 0x9f;
-  } else if (lead >= 0xf0 && lead <= 0xf4) {
-    length = 4;
-    if (lead == 0xf0) min2 = 0x90;
-    if (lead == 0xf4) max2 = 0x8f;
-  } else {
-    return 0;
-  }
-  if (s.size() < length || byte(1) < min2 || byte(1) > max2) return 0;
-  for (std::size_t i = 2; i < length; ++i) {
-    if (byte(i) < 0x80 || byte(i) > 0xbf) return 0;
-  }
-  return length;
-}
-
 void appendUtf8(std::string& out, std::uint32_t cp) {
   if (cp < 0x80) {
     out.push_back(static_cast<char>(cp));
@@ -175,7 +149,7 @@ bool readJsonString(std::string_view s, std::size_t& pos, std::string& out) {
     }
     if (c < 0x20) return false;
     if (c >= 0x80) {
-      const std::size_t length = utf8Length(s.substr(pos));
+      const std::size_t length = core::utf8SequenceLength(s.substr(pos));
       if (length == 0) return false;
       out.append(s.substr(pos, length));
       pos += length;

@@ -2,11 +2,8 @@
 
 namespace bulwark::core {
 
-namespace {
-
-// Returns the length of the well-formed UTF-8 sequence at the start of `s` (RFC 3629: no
-// overlong forms, no surrogates, nothing above U+10FFFF), or 0 when it is not one.
 std::size_t utf8SequenceLength(std::string_view s) {
+  if (s.empty()) return 0;
   const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
   const unsigned char lead = byte(0);
   std::size_t length;
@@ -30,8 +27,6 @@ std::size_t utf8SequenceLength(std::string_view s) {
   }
   return length;
 }
-
-}  // namespace
 
 void appendJsonString(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";

@@ -11,6 +11,11 @@ namespace bulwark::core {
 // every control character, so client-supplied bytes can never break out of a log or event line.
 void appendJsonString(std::string& out, std::string_view s);
 
+// Returns the length of the well-formed UTF-8 sequence at the start of `s` (RFC 3629: no
+// overlong forms, no surrogates, nothing above U+10FFFF), or 0 when it is not one (or `s` is
+// empty or starts with ASCII).
+std::size_t utf8SequenceLength(std::string_view s);
+
 // Returns `s` as a JSON string literal.
 std::string jsonString(std::string_view s);
 
