@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
-#include <boost/json/basic_parser_impl.hpp>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -17,6 +16,7 @@
 
 #include "auth/jwt_bridge.h"
 #include "core/json.h"
+#include "core/strict_json.h"
 #include "core/log.h"
 #include "store/user_store.h"
 
@@ -190,123 +190,11 @@ std::optional<std::string_view> bearerToken(std::string_view authorization) {
   return token;
 }
 
-// ---- strict JSON ---------------------------------------------------------------------------
+// ---- strict JSON ----------------------------------------------------------------------------
 
-// Boost.JSON's parser keeps the last of repeated member names silently; two readers could then
-// disagree on a request. This handler builds the value like boost::json::parser does and records
-// the member names of every open object, refusing a repeat when its object closes (sorting makes
-// a repeat adjacent: O(n log n) even for a hostile object).
-struct StrictHandler {
-  static constexpr std::size_t max_object_size = json::object::max_size();
-  static constexpr std::size_t max_array_size = json::array::max_size();
-  static constexpr std::size_t max_key_size = json::string::max_size();
-  static constexpr std::size_t max_string_size = json::string::max_size();
-
-  json::value_stack st;
-  std::vector<std::string> names;
-  std::vector<std::size_t> object_start;
-  std::string name;
-
-  void reset() {
-    st.reset();
-    names.clear();
-    object_start.clear();
-    name.clear();
-  }
-
-  bool on_document_begin(json::error_code&) { return true; }
-  bool on_document_end(json::error_code&) { return true; }
-  bool on_object_begin(json::error_code&) {
-    object_start.push_back(names.size());
-    return true;
-  }
-  bool on_object_end(std::size_t n, json::error_code& ec) {
-    const auto first = names.begin() + static_cast<std::ptrdiff_t>(object_start.back());
-    std::sort(first, names.end());
-    if (std::adjacent_find(first, names.end()) != names.end()) {
-      ec = json::error::syntax;
-      return false;
-    }
-    names.erase(first, names.end());
-    object_start.pop_back();
-    st.push_object(n);
-    return true;
-  }
-  bool on_array_begin(json::error_code&) { return true; }
-  bool on_array_end(std::size_t n, json::error_code&) {
-    st.push_array(n);
-    return true;
-  }
-  bool on_key_part(json::string_view s, std::size_t, json::error_code&) {
-    name.append(s.data(), s.size());
-    st.push_chars(s);
-    return true;
-  }
-  bool on_key(json::string_view s, std::size_t, json::error_code&) {
-    name.append(s.data(), s.size());
-    names.push_back(std::move(name));
-    name.clear();
-    st.push_key(s);
-    return true;
-  }
-  bool on_string_part(json::string_view s, std::size_t, json::error_code&) {
-    st.push_chars(s);
-    return true;
-  }
-  bool on_string(json::string_view s, std::size_t, json::error_code&) {
-    st.push_string(s);
-    return true;
-  }
-  bool on_number_part(json::string_view, json::error_code&) { return true; }
-  bool on_int64(std::int64_t i, json::string_view, json::error_code&) {
-    st.push_int64(i);
-    return true;
-  }
-  bool on_uint64(std::uint64_t u, json::string_view, json::error_code&) {
-    st.push_uint64(u);
-    return true;
-  }
-  bool on_double(double d, json::string_view, json::error_code&) {
-    st.push_double(d);
-    return true;
-  }
-  bool on_bool(bool b, json::error_code&) {
-    st.push_bool(b);
-    return true;
-  }
-  bool on_null(json::error_code&) {
-    st.push_null();
-    return true;
-  }
-  bool on_comment_part(json::string_view, json::error_code&) { return true; }
-  bool on_comment(json::string_view, json::error_code&) { return true; }
-};
-
-json::parse_options strictOptions() {
-  json::parse_options options;
-  options.max_depth = kMaxJsonDepth;
-  options.allow_comments = false;
-  options.allow_trailing_commas = false;
-  options.allow_invalid_utf8 = false;
-  return options;
-}
-
-// Parses `text` as exactly one strict JSON object; nullopt for anything else.
+// Parses `text` as exactly one strict JSON object (core/strict_json.h); nullopt for anything else.
 std::optional<json::object> parseStrictObject(std::string_view text) {
-  thread_local json::basic_parser<StrictHandler> parser(strictOptions());
-  parser.reset();
-  parser.handler().reset();
-  json::error_code ec;
-  const std::size_t used = parser.write_some(false, text.data(), text.size(), ec);
-  if (ec || used != text.size() || !parser.done()) {
-    parser.handler().reset();
-    return std::nullopt;
-  }
-  json::value value = parser.handler().st.release();
-  if (!value.is_object()) {
-    return std::nullopt;
-  }
-  return std::move(value.as_object());
+  return core::parseStrictJsonObject(text, kMaxJsonDepth);
 }
 
 // Wipes the string member `name` of `body` (a password or token read out of it).

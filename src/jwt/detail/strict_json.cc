@@ -1,139 +1,19 @@
 #include "jwt/detail/strict_json.h"
 
-#include <algorithm>
-#include <boost/json/basic_parser_impl.hpp>
-#include <boost/json/value.hpp>
-#include <boost/json/value_stack.hpp>
-#include <string>
-#include <vector>
+#include "core/strict_json.h"
 
 namespace bulwark::jwt::detail {
 namespace {
 
-namespace json = boost::json;
-
 constexpr std::size_t kMaxDepth = 20;
-
-// The handler of boost::json::parser (it builds the value on a value_stack), plus a record of
-// the member names of every open object. Names are checked when their object closes: sorting
-// the names makes a repeat adjacent, O(n log n) even for a hostile object with many members.
-struct StrictHandler {
-  static constexpr std::size_t max_object_size = json::object::max_size();
-  static constexpr std::size_t max_array_size = json::array::max_size();
-  static constexpr std::size_t max_key_size = json::string::max_size();
-  static constexpr std::size_t max_string_size = json::string::max_size();
-
-  json::value_stack st;
-  std::vector<std::string> names;         // names of all open objects, innermost last
-  std::vector<std::size_t> object_start;  // index in `names` where each open object begins
-  std::string name;                       // the member name being read (it may come in parts)
-  bool duplicate = false;
-
-  void reset() {
-    st.reset();
-    names.clear();
-    object_start.clear();
-    name.clear();
-    duplicate = false;
-  }
-
-  bool on_document_begin(json::error_code&) { return true; }
-  bool on_document_end(json::error_code&) { return true; }
-  bool on_object_begin(json::error_code&) {
-    object_start.push_back(names.size());
-    return true;
-  }
-  bool on_object_end(std::size_t n, json::error_code& ec) {
-    const auto first = names.begin() + static_cast<std::ptrdiff_t>(object_start.back());
-    std::sort(first, names.end());
-    if (std::adjacent_find(first, names.end()) != names.end()) {
-      duplicate = true;
-      ec = json::error::syntax;
-      return false;
-    }
-    names.erase(first, names.end());
-    object_start.pop_back();
-    st.push_object(n);
-    return true;
-  }
-  bool on_array_begin(json::error_code&) { return true; }
-  bool on_array_end(std::size_t n, json::error_code&) {
-    st.push_array(n);
-    return true;
-  }
-  bool on_key_part(json::string_view s, std::size_t, json::error_code&) {
-    name.append(s.data(), s.size());
-    st.push_chars(s);
-    return true;
-  }
-  bool on_key(json::string_view s, std::size_t, json::error_code&) {
-    name.append(s.data(), s.size());
-    names.push_back(std::move(name));
-    name.clear();
-    st.push_key(s);
-    return true;
-  }
-  bool on_string_part(json::string_view s, std::size_t, json::error_code&) {
-    st.push_chars(s);
-    return true;
-  }
-  bool on_string(json::string_view s, std::size_t, json::error_code&) {
-    st.push_string(s);
-    return true;
-  }
-  bool on_number_part(json::string_view, json::error_code&) { return true; }
-  bool on_int64(std::int64_t i, json::string_view, json::error_code&) {
-    st.push_int64(i);
-    return true;
-  }
-  bool on_uint64(std::uint64_t u, json::string_view, json::error_code&) {
-    st.push_uint64(u);
-    return true;
-  }
-  bool on_double(double d, json::string_view, json::error_code&) {
-    st.push_double(d);
-    return true;
-  }
-  bool on_bool(bool b, json::error_code&) {
-    st.push_bool(b);
-    return true;
-  }
-  bool on_null(json::error_code&) {
-    st.push_null();
-    return true;
-  }
-  bool on_comment_part(json::string_view, json::error_code&) { return true; }
-  bool on_comment(json::string_view, json::error_code&) { return true; }
-};
-
-json::parse_options strictOptions() {
-  json::parse_options options;
-  options.max_depth = kMaxDepth;
-  options.allow_comments = false;
-  options.allow_trailing_commas = false;
-  options.allow_invalid_utf8 = false;
-  return options;
-}
 
 }  // namespace
 
-VerifyResult<json::object> parseStrictObject(std::string_view text) {
-  // One parser per thread: its buffers are reused, so a parse allocates only the value itself.
-  thread_local json::basic_parser<StrictHandler> parser(strictOptions());
-  parser.reset();
-  parser.handler().reset();
-  json::error_code ec;
-  const std::size_t used = parser.write_some(false, text.data(), text.size(), ec);
-  if (ec || used != text.size() || !parser.done()) {
-    const bool duplicate = parser.handler().duplicate;
-    parser.handler().reset();
-    return duplicate ? VerifyError::kDuplicateMember : VerifyError::kBadJson;
-  }
-  json::value value = parser.handler().st.release();
-  if (!value.is_object()) {
-    return VerifyError::kBadJson;
-  }
-  return std::move(value.as_object());
+VerifyResult<boost::json::object> parseStrictObject(std::string_view text) {
+  bool duplicate = false;
+  auto object = core::parseStrictJsonObject(text, kMaxDepth, &duplicate);
+  if (!object) return duplicate ? VerifyError::kDuplicateMember : VerifyError::kBadJson;
+  return std::move(*object);
 }
 
 }  // namespace bulwark::jwt::detail
