@@ -7,9 +7,10 @@ build_packages=(
   cmake ninja-build ccache g++ pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libsodium-dev libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
-  libmimalloc-dev libsqlite3-dev
+  libmimalloc-dev libsqlite3-dev libpq-dev libhiredis-dev
 )
-test_packages=(libgtest-dev libgmock-dev clang libclang-rt-14-dev openssl curl python3)
+test_packages=(libgtest-dev libgmock-dev clang libclang-rt-14-dev openssl curl python3
+  postgresql-15 postgresql-client-15 redis-server redis-tools)
 
 want=("${build_packages[@]}")
 if [[ "${1:-}" == "--with-tests" ]]; then want+=("${test_packages[@]}"); fi

@@ -5,6 +5,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --with-tests
 scripts/build.sh -DBULWARK_WERROR=ON -DBULWARK_TESTS=ON
+# The production-backend tests run against a real PostgreSQL and Redis (TLS, passwords), started
+# here on loopback and stopped on exit; BULWARK_TEST_REQUIRE_SERVICES makes those tests fail
+# instead of skipping when the services are missing.
+services_dir=$(mktemp -d /tmp/bulwark-services.XXXXXX)
+trap 'tests/support/services.sh stop "$services_dir"; rm -rf "$services_dir"' EXIT
+tests/support/services.sh start "$services_dir"
+# shellcheck disable=SC1091
+source "$services_dir/env"
+export BULWARK_TEST_REQUIRE_SERVICES=1
 (cd build && ctest --output-on-failure -j2 --timeout 300)
 
 # Fuzz targets: built with clang and sanitizers in their own tree, run briefly.

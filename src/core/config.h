@@ -123,9 +123,20 @@ struct Settings {
   std::uint64_t audit_epoch_records = 100000;
   std::chrono::milliseconds audit_epoch_interval{3'600'000};
 
-  // Production backends (given behaviour by later issues; validated here).
+  // Production backends (SPEC F6.1, F6.2): PostgreSQL for users, sessions, revocations (and the
+  // audit trail when audit_store = postgres); Redis for shared revocations, rate limits, lockout.
   std::string database_url;  // secret
-  std::string redis_url;     // secret
+  std::size_t db_max_open = 25;
+  std::size_t db_max_idle = 5;
+  std::chrono::milliseconds db_conn_max_lifetime{300'000};
+  std::chrono::milliseconds db_conn_max_idle_time{60'000};
+  std::chrono::milliseconds db_health_interval{30'000};
+  std::chrono::milliseconds db_acquire_timeout{5'000};  // waiting for a free connection
+  std::string redis_url;      // secret
+  std::string redis_ca_file;  // empty: the system's CA store
+  std::size_t redis_pool_size = 4;
+  std::chrono::milliseconds redis_timeout{1'000};  // per command, before a retry
+  std::chrono::milliseconds revocation_resync_interval{30'000};  // full reload from Redis
 
   std::vector<RouteConfig> routes;  // from the file, plus the default route from `upstream`
 };

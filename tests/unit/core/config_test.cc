@@ -137,7 +137,17 @@ TEST(SettingsTable, CoversEverySetting) {
                                                   "audit_epoch_records",
                                                   "audit_epoch_interval",
                                                   "database_url",
-                                                  "redis_url"};
+                                                  "db_max_open",
+                                                  "db_max_idle",
+                                                  "db_conn_max_lifetime",
+                                                  "db_conn_max_idle_time",
+                                                  "db_health_interval",
+                                                  "db_acquire_timeout",
+                                                  "redis_url",
+                                                  "redis_ca_file",
+                                                  "redis_pool_size",
+                                                  "redis_timeout",
+                                                  "revocation_resync_interval"};
   std::vector<std::string_view> actual;
   for (const auto& info : settingsTable()) {
     actual.push_back(info.key);
