@@ -165,6 +165,11 @@ void AuthWiring::stop() {
   }
 }
 
+std::filesystem::path signingKeysDirectory(const core::Settings& settings) {
+  return settings.keys_dir.empty() ? fs::path(settings.data_dir) / "keys"
+                                   : fs::path(settings.keys_dir);
+}
+
 AuthWiring buildAuth(const core::Settings& settings, audit::SinkPtr audit, core::Clock& clock) {
   if (!settings.database_url.empty()) {
     throw std::runtime_error(
@@ -194,7 +199,7 @@ AuthWiring buildAuth(const core::Settings& settings, audit::SinkPtr audit, core:
       opened(store::openSqliteRevocationStore(sqlite, clock.systemTime()), sqlite.path);
 
   jwt::KeyRingConfig ring_config;
-  ring_config.directory = fs::path(settings.data_dir) / "keys";
+  ring_config.directory = signingKeysDirectory(settings);
   ring_config.algorithm = crypto::Algorithm::kEdDSA;
   ring_config.max_token_ttl = configs.sessions.access_ttl;
   ring_config.leeway = std::chrono::ceil<std::chrono::seconds>(settings.token_leeway);

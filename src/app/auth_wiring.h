@@ -9,6 +9,7 @@
 // change made by `bulwark keys rotate` is loaded when the ring's manifest changes, and expired
 // sessions and retired keys are purged hourly.
 
+#include <filesystem>
 #include <memory>
 #include <vector>
 
@@ -43,6 +44,9 @@ class AuthWiring {
   friend AuthWiring buildAuth(const core::Settings&, audit::SinkPtr, core::Clock&);
   std::unique_ptr<Runtime> runtime_;
 };
+
+// The token signing key ring's directory: keys_dir, or <data_dir>/keys when it is empty.
+std::filesystem::path signingKeysDirectory(const core::Settings& settings);
 
 // Builds the auth service from validated settings: SQLite stores in <data_dir>/bulwark.db, the
 // key ring in <data_dir>/keys (an EdDSA key is generated, mode 0600, when it is empty), tokens

@@ -5,6 +5,7 @@
 #include <iterator>
 #include <ostream>
 
+#include "app/auth_wiring.h"
 #include "core/clock.h"
 #include "crypto/random.h"
 #include "jwt/claims.h"
@@ -40,7 +41,7 @@ std::string rfc3339(core::SystemTime time) {
 
 jwt::KeyResult<jwt::KeyRingPtr> openRing(const KeysOptions& options, bool create) {
   jwt::KeyRingConfig config;
-  config.directory = options.data_dir / "keys";
+  config.directory = options.keys_dir;
   config.max_token_ttl = options.max_token_ttl;
   config.leeway = options.leeway;
   config.create_if_empty = create;
@@ -59,7 +60,7 @@ std::optional<KeysOptions> keysOptions(const core::SettingSources& sources, std:
     return std::nullopt;
   }
   KeysOptions options;
-  options.data_dir = loaded.settings.data_dir;
+  options.keys_dir = signingKeysDirectory(loaded.settings);
   options.algorithm = std::move(algorithm);
   options.max_token_ttl = std::chrono::ceil<std::chrono::seconds>(loaded.settings.access_token_ttl);
   options.leeway = std::chrono::ceil<std::chrono::seconds>(loaded.settings.token_leeway);

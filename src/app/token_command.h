@@ -33,7 +33,7 @@ int runTokenVerify(const TokenVerifyOptions& options, std::istream& in, std::ost
                    std::ostream& err);
 
 struct KeysOptions {
-  std::filesystem::path data_dir;  // the ring is <data_dir>/keys
+  std::filesystem::path keys_dir;  // the ring (signingKeysDirectory of the settings)
   std::string algorithm;           // rotate: EdDSA (default), ES256 or HS256
   // Must match the server's (access_token_ttl and the verifier's leeway): a key retired here
   // stays verifying for max_token_ttl + leeway.
@@ -41,7 +41,7 @@ struct KeysOptions {
   std::chrono::seconds leeway{30};
 };
 
-// Builds KeysOptions from the settings `bulwark serve` uses (data_dir, access_token_ttl; flags,
+// Builds KeysOptions from the settings `bulwark serve` uses (keys_dir/data_dir, access_token_ttl; flags,
 // BULWARK_* environment, config file), so a rotation from the command line retires keys with the
 // server's token lifetime. On invalid settings writes each problem to `err`, returns nullopt.
 std::optional<KeysOptions> keysOptions(const core::SettingSources& sources, std::string algorithm,

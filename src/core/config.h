@@ -52,6 +52,25 @@ struct RouteConfig {
   std::string name;                   // defaults to the prefix; used as metrics label
 };
 
+// Which `typ` header an external issuer's tokens must carry: RFC 9068 names access tokens
+// "at+jwt"; many providers (Keycloak, Auth0) write "JWT".
+enum class IssuerTyp : std::uint8_t { kAccessToken, kAccessTokenOrJwt, kOptional };
+
+// An identity provider whose access tokens the gateway accepts besides its own, under the same
+// rules ([[external_issuer]] tables in the config file; SPEC F2.7).
+struct ExternalIssuerConfig {
+  std::string issuer;                  // the exact `iss` of its tokens
+  std::vector<std::string> audiences;  // a token must name at least one in `aud`
+  std::string jwks;     // https:// URL, http:// to a loopback address (development), or a file
+  std::string ca_file;  // https: CA certificates (PEM) verifying the server; empty: system CAs
+  IssuerTyp typ = IssuerTyp::kAccessToken;
+  std::string roles_claim = "roles";  // top-level claim holding an array of role names
+  std::chrono::milliseconds refetch_interval{30'000};   // least time between unknown-kid fetches
+  std::chrono::milliseconds refresh_interval{300'000};  // a URL is fetched again this often
+  // True when `jwks` is a URL (fetched over the network) rather than a file.
+  bool jwksIsUrl() const;
+};
+
 // An IPv4 or IPv6 network, e.g. "10.0.0.0/8", "::1/128". Addresses are in network byte order,
 // IPv4 stored as 4 bytes.
 struct Cidr {
@@ -67,6 +86,8 @@ struct Settings {
   unsigned workers = 0;                    // I/O threads; 0 = one per core
   std::string node_id;                     // defaults to the hostname
   std::string data_dir = "./data";
+  // Token signing keys; empty: <data_dir>/keys. Nodes sharing a database share this directory.
+  std::string keys_dir;
   std::string tls_cert_file;               // both set: TLS on the listener
   std::string tls_key_file;
   std::string upstream;                    // BULWARK_UPSTREAM: default route "/" when set
@@ -136,9 +157,11 @@ struct Settings {
   std::string redis_ca_file;  // empty: the system's CA store
   std::size_t redis_pool_size = 4;
   std::chrono::milliseconds redis_timeout{1'000};  // per command, before a retry
+  std::string redis_key_prefix = "bulwark:";  // keys and pub/sub channels; one per deployment
   std::chrono::milliseconds revocation_resync_interval{30'000};  // full reload from Redis
 
   std::vector<RouteConfig> routes;  // from the file, plus the default route from `upstream`
+  std::vector<ExternalIssuerConfig> external_issuers;  // from the file only
 };
 
 // One problem with one setting: what is wrong and how to fix it.

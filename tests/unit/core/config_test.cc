@@ -89,6 +89,7 @@ TEST(SettingsTable, CoversEverySetting) {
                                                   "workers",
                                                   "node_id",
                                                   "data_dir",
+                                                  "keys_dir",
                                                   "tls_cert_file",
                                                   "tls_key_file",
                                                   "upstream",
@@ -147,6 +148,7 @@ TEST(SettingsTable, CoversEverySetting) {
                                                   "redis_ca_file",
                                                   "redis_pool_size",
                                                   "redis_timeout",
+                                                  "redis_key_prefix",
                                                   "revocation_resync_interval"};
   std::vector<std::string_view> actual;
   for (const auto& info : settingsTable()) {
