@@ -69,6 +69,7 @@ struct AuthWiring::Runtime {
   jwt::KeyRingPtr ring;
   fs::path manifest;
   core::Clock* clock = nullptr;
+  audit::SinkPtr audit;
 
   std::mutex mutex;
   std::condition_variable wake;
@@ -98,10 +99,12 @@ struct AuthWiring::Runtime {
     auto last_purge = std::chrono::steady_clock::now();
     auto manifest_time = modifiedTime(manifest);
     bool sync_failing = false;
+    bool current = true;
     std::unique_lock lock(mutex);
     while (!wake.wait_for(lock, kSyncInterval, [this] { return stopping; })) {
       lock.unlock();
       syncRevocations(sync_failing);
+      watchRevocationFeed(current);
       if (const auto modified = modifiedTime(manifest); modified != manifest_time) {
         manifest_time = modified;
         reloadKeys();
@@ -123,6 +126,30 @@ struct AuthWiring::Runtime {
       core::log(core::LogLevel::kInfo, "revocation sync recovered");
     }
     failing = !synced;
+  }
+
+  // While the shared revocation set cannot be vouched for (Redis down or its feed lost), the
+  // gateway refuses protected routes (503, DESIGN decision 9); the loss is a security incident,
+  // recorded once per outage.
+  void watchRevocationFeed(bool& current) {
+    const bool now_current = revocations->isCurrent();
+    if (now_current == current) return;
+    current = now_current;
+    if (!current) {
+      core::log(core::LogLevel::kError,
+                "revocation feed lost: protected routes answer 503 until it is back");
+      audit::Event event;
+      event.type = audit::EventType::kSecurityIncident;
+      event.severity = audit::Severity::kHigh;
+      event.outcome = audit::Outcome::kFailure;
+      event.time = clock->systemTime();
+      event.target = "revocation_store";
+      event.details = {{"reason", "revocation_feed_lost"},
+                       {"action", "protected_routes_refused"}};
+      audit->record(std::move(event));
+    } else {
+      core::log(core::LogLevel::kInfo, "revocation feed restored: protected routes served again");
+    }
   }
 
   // Another process (`bulwark keys rotate`) changed the ring: sign and verify with it now.
@@ -266,6 +293,7 @@ AuthWiring buildAuth(const core::Settings& settings, audit::SinkPtr audit, core:
   runtime->ring = *ring;
   runtime->manifest = ring_config.directory / kKeyRingManifest;
   runtime->clock = &clock;
+  runtime->audit = audit;
   runtime->maintenance = std::thread([r = runtime.get()] { r->run(); });
   wiring.runtime_ = std::move(runtime);
 
