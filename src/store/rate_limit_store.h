@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string_view>
 
@@ -18,6 +19,9 @@ struct RateDecision {
   // When refused: how long until one token is available again (rounded up to whole seconds by
   // the HTTP layer for Retry-After).
   std::chrono::milliseconds retry_after{0};
+  // The store could not decide (a remote store unreachable): `allowed` is false and the caller
+  // refuses the request as unavailable (503, DESIGN decision 9: fail closed), not as limited.
+  bool unavailable = false;
 };
 
 class RateLimitStore {
@@ -27,6 +31,16 @@ class RateLimitStore {
   // Thread-safe. Never blocks on I/O (the embedded store); a remote store answers from its own
   // connection without blocking the caller's I/O thread.
   virtual RateDecision consume(std::string_view key, const core::RateLimit& limit) = 0;
+  // The same without blocking: `done` runs once with the decision, inline (this default) or on
+  // the store's own thread (a remote store; the caller hops back to its executor). `key` and
+  // `limit` need only live until the call returns.
+  virtual void consumeAsync(std::string_view key, const core::RateLimit& limit,
+                            std::function<void(RateDecision)> done) {
+    done(consume(key, limit));
+  }
+  // True when consume() may wait on the network: I/O threads then use consumeAsync(). The
+  // embedded store answers false and is called synchronously (no allocation, no thread hop).
+  virtual bool isRemote() const { return false; }
   // Number of buckets held (for metrics and tests).
   virtual std::size_t size() const = 0;
 };
