@@ -18,6 +18,7 @@
 #include <iterator>
 #include <sstream>
 
+#include "core/detail/config_issuers.h"
 #include "core/detail/config_production.h"
 #include "core/detail/config_secrets.h"
 #include "core/detail/config_values.h"
@@ -574,6 +575,7 @@ class Loader {
     settings_.config_file = path;
     finishRoutes();
     checkTogether();
+    detail::checkExternalIssuers(settings_, names_, problems_);
     if (settings_.mode == Mode::kProduction) {
       for (const auto& rule : detail::productionRules()) {
         rule.check(settings_, names_, problems_);
@@ -634,11 +636,16 @@ class Loader {
     }
     std::vector<std::string_view> file_keys = allOf(&SettingInfo::key);
     file_keys.push_back("route");
+    file_keys.push_back("external_issuer");
     for (const auto& [toml_key, node] : root) {
       const std::string_view key = toml_key.str();
       const std::string where = " (line " + std::to_string(node.source().begin.line) + ")";
       if (key == "route") {
         loadRoutes(node, where);
+        continue;
+      }
+      if (key == "external_issuer") {
+        detail::loadExternalIssuers(node, where, settings_.external_issuers, problems_);
         continue;
       }
       const SettingInfo* info = findBy(&SettingInfo::key, key);
@@ -1161,6 +1168,23 @@ std::string renderTemplate() {
          "# BULWARK_UPSTREAM alone adds a route \"/\" named \"default\" unless the file routes "
          "\"/\".\n"
          "#\n"
+         "# It also lists the identity providers (Keycloak, Auth0, ...) whose access tokens the\n"
+         "# gateway accepts besides its own, under the same rules (alg from the key, kid required):\n"
+         "#   [[external_issuer]]\n"
+         "#   issuer           = \"https://idp.example/realms/main\"  # exact `iss`\n"
+         "#   audiences        = [\"api\"]                 # `aud` must name one of these\n"
+         "#   jwks             = \"https://idp.example/realms/main/protocol/openid-connect/certs\"\n"
+         "#                      # or a local JWKS file; http:// only to 127.0.0.1/[::1] in "
+         "development\n"
+         "#   ca_file          = \"/etc/bulwark/idp-ca.pem\" # optional: trust only this CA\n"
+         "#   typ              = \"at+jwt\"                # default; \"jwt\" also takes JWT; "
+         "\"optional\"\n"
+         "#   roles_claim      = \"roles\"                 # top-level array of role names\n"
+         "#   refetch_interval = \"30s\"   # an unknown kid fetches the JWKS at most this often\n"
+         "#   refresh_interval = \"5m\"    # a JWKS URL is fetched again this often\n"
+         "# A token with a kid the cached JWKS lacks is refused (401) and starts a background\n"
+         "# fetch; a failed fetch keeps the last good keys.\n"
+         "#\n"
          "# Sizes: bytes, or KiB/MiB/GiB (powers of 1024); KB/MB/GB are powers of 1000.\n"
          "# Durations: 250ms, 10s, 5m, 1h; a bare number is seconds.\n"
          "#\n"
@@ -1202,6 +1226,12 @@ std::string describeRedacted(const Settings& settings) {
       out += " rate_limit=" + detail::formatRateLimit(*route.rate_limit);
     }
     out += " name=" + printable(route.name) + "\n";
+  }
+  for (std::size_t i = 0; i < settings.external_issuers.size(); ++i) {
+    const ExternalIssuerConfig& issuer = settings.external_issuers[i];
+    out += "external_issuer[" + std::to_string(i + 1) + "]=issuer=" + printable(issuer.issuer);
+    out += " audiences=" + printable(joined(issuer.audiences));
+    out += " jwks=" + printable(redactUrl(issuer.jwks)) + "\n";
   }
   return out;
 }

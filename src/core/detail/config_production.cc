@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "core/detail/config_issuers.h"
 #include "core/detail/config_secrets.h"
 #include "core/detail/config_values.h"
 
@@ -257,6 +258,8 @@ const std::vector<ProductionRule>& productionRules() {
       {"an audit key is configured (BULWARK_AUDIT_KEY_FILE or BULWARK_AUDIT_KEY); development "
        "mode generates one under the data directory",
        auditKey},
+      {"every [[external_issuer]] JWKS is an https:// URL or a local file (never http://)",
+       externalIssuerJwksTls},
   };
   return rules;
 }

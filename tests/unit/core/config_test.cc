@@ -741,6 +741,163 @@ TEST(Routes, UpstreamUrlForms) {
   EXPECT_EQ(describe(problems).find("hunter2"), std::string::npos) << describe(problems);
 }
 
+// ---- External issuers ------------------------------------------------------------------------
+
+TEST(ExternalIssuers, EveryKeyParsed) {
+  TempFile jwks(R"({"keys":[]})", ".json");
+  TempFile ca("-----BEGIN CERTIFICATE-----\n", ".pem");
+  const auto result = loadFile(R"(
+[[external_issuer]]
+issuer           = "https://idp.example/realms/main"
+audiences        = ["api", "admin-api"]
+jwks             = "https://idp.example/realms/main/certs"
+ca_file          = ")" + ca.path() + R"("
+typ              = "jwt"
+roles_claim      = "groups"
+refetch_interval = "10s"
+refresh_interval = 600
+
+[[external_issuer]]
+issuer    = "https://other.example/"
+audiences = ["api"]
+jwks      = ")" + jwks.path() + R"("
+)");
+  ASSERT_TRUE(result.problems.empty()) << describe(result.problems);
+  ASSERT_EQ(result.settings.external_issuers.size(), 2u);
+  const ExternalIssuerConfig& idp = result.settings.external_issuers[0];
+  EXPECT_EQ(idp.issuer, "https://idp.example/realms/main");
+  EXPECT_EQ(idp.audiences, (std::vector<std::string>{"api", "admin-api"}));
+  EXPECT_EQ(idp.jwks, "https://idp.example/realms/main/certs");
+  EXPECT_TRUE(idp.jwksIsUrl());
+  EXPECT_EQ(idp.ca_file, ca.path());
+  EXPECT_EQ(idp.typ, IssuerTyp::kAccessTokenOrJwt);
+  EXPECT_EQ(idp.roles_claim, "groups");
+  EXPECT_EQ(idp.refetch_interval, std::chrono::seconds(10));
+  EXPECT_EQ(idp.refresh_interval, std::chrono::minutes(10));
+  const ExternalIssuerConfig& file = result.settings.external_issuers[1];
+  EXPECT_FALSE(file.jwksIsUrl());
+  EXPECT_EQ(file.typ, IssuerTyp::kAccessToken);  // RFC 9068 unless told otherwise
+  EXPECT_EQ(file.roles_claim, "roles");
+  EXPECT_EQ(file.refetch_interval, std::chrono::seconds(30));
+  EXPECT_EQ(file.refresh_interval, std::chrono::minutes(5));
+  const std::string described = describeRedacted(result.settings);
+  EXPECT_NE(described.find("external_issuer[2]=issuer=https://other.example/"), std::string::npos)
+      << described;
+}
+
+TEST(ExternalIssuers, EachBadValueNamedWithItsTable) {
+  const auto result = loadFile(R"(
+token_issuer = "https://gateway.example"
+
+[[external_issuer]]
+issuer    = "https://ok.example"
+audiences = ["api"]
+jwks      = "https://ok.example/certs"
+
+[[external_issuer]]
+issuer           = ""
+audiences        = []
+jwks             = "http://idp.example/certs"
+ca_file          = "/nonexistent/ca.pem"
+typ              = "Bearer"
+roles_claim      = "sub"
+refetch_interval = "0s"
+refresh_interval = "soon"
+jwk              = "x"
+
+[[external_issuer]]
+issuer    = "https://ok.example"
+audiences = ["api", ""]
+jwks      = "https://user:hunter2hunter2@idp.example/certs"
+
+[[external_issuer]]
+issuer    = "https://gateway.example"
+audiences = "api"
+jwks      = "/nonexistent/jwks.json"
+
+[[external_issuer]]
+issuer    = "https://files.example"
+audiences = ["api"]
+jwks      = "ftp://idp.example/certs"
+ca_file   = 7
+
+[[external_issuer]]
+typ = "at+jwt"
+)");
+  const auto& problems = result.problems;
+  const auto expectProblem = [&](std::string_view setting, std::string_view text) {
+    const Problem* problem = find(problems, setting);
+    ASSERT_NE(problem, nullptr) << setting << "\n" << describe(problems);
+    EXPECT_NE((problem->message + problem->fix).find(text), std::string::npos)
+        << setting << ": " << problem->message;
+  };
+  expectProblem("external_issuer[2].issuer", "exact, non-empty");
+  expectProblem("external_issuer[2].audiences", "non-empty array");
+  expectProblem("external_issuer[2].jwks", "only to a loopback address");
+  expectProblem("external_issuer[2].ca_file", "cannot read");
+  expectProblem("external_issuer[2].typ", "'Bearer'");
+  expectProblem("external_issuer[2].roles_claim", "'sub'");
+  expectProblem("external_issuer[2].refetch_interval", "1s to 1h");
+  expectProblem("external_issuer[2].refresh_interval", "1m to 24h");
+  expectProblem("external_issuer[2].jwk", "did you mean 'jwks'?");
+  expectProblem("external_issuer[3].audiences", "non-empty strings");
+  expectProblem("external_issuer[3].jwks", "credentials");
+  expectProblem("external_issuer[4].audiences", "array");
+  expectProblem("external_issuer[4].jwks", "cannot read the JWKS file");
+  expectProblem("external_issuer[5].jwks", "not a supported scheme");
+  expectProblem("external_issuer[5].ca_file", "expected a string");
+  expectProblem("external_issuer[6].issuer", "is missing");
+  expectProblem("external_issuer[6].audiences", "is missing");
+  expectProblem("external_issuer[6].jwks", "is missing");
+  EXPECT_EQ(find(problems, "external_issuer[1].issuer"), nullptr);
+  EXPECT_EQ(describe(problems).find("hunter2"), std::string::npos) << describe(problems);
+  EXPECT_EQ(problems.size(), 18u) << describe(problems);
+}
+
+TEST(ExternalIssuers, OwnIssuerAndDuplicatesRefused) {
+  const auto result = loadFile(R"(
+token_issuer = "https://gateway.example"
+
+[[external_issuer]]
+issuer    = "https://gateway.example"
+audiences = ["api"]
+jwks      = "https://idp.example/certs"
+
+[[external_issuer]]
+issuer    = "https://idp.example"
+audiences = ["api"]
+jwks      = "https://idp.example/certs"
+
+[[external_issuer]]
+issuer    = "https://idp.example"
+audiences = ["other"]
+jwks      = "https://idp.example/certs"
+)");
+  ASSERT_EQ(result.problems.size(), 2u) << describe(result.problems);
+  const Problem* own = find(result.problems, "external_issuer[1].issuer");
+  ASSERT_NE(own, nullptr);
+  EXPECT_NE(own->message.find("own token_issuer"), std::string::npos) << own->message;
+  const Problem* twice = find(result.problems, "external_issuer[3].issuer");
+  ASSERT_NE(twice, nullptr);
+  EXPECT_NE(twice->message.find("external_issuer[2]"), std::string::npos) << twice->message;
+}
+
+TEST(ExternalIssuers, PlainHttpOnlyToLoopbackAndNotAnArrayOfTables) {
+  for (const char* url : {"http://127.0.0.1:8081/certs", "http://[::1]/certs"}) {
+    const auto result = loadFile(std::string("[[external_issuer]]\nissuer = \"i\"\n") +
+                                 "audiences = [\"a\"]\njwks = \"" + url + "\"\n");
+    EXPECT_TRUE(result.problems.empty()) << url << "\n" << describe(result.problems);
+  }
+  for (const char* url : {"http://localhost/certs", "http://10.0.0.1/certs", "https:///certs",
+                          "https://idp.example/certs#frag"}) {
+    const auto result = loadFile(std::string("[[external_issuer]]\nissuer = \"i\"\n") +
+                                 "audiences = [\"a\"]\njwks = \"" + url + "\"\n");
+    EXPECT_NE(find(result.problems, "external_issuer[1].jwks"), nullptr) << url;
+  }
+  const auto result = loadFile("[external_issuer]\nissuer = \"i\"\n");
+  EXPECT_NE(find(result.problems, "external_issuer"), nullptr) << describe(result.problems);
+}
+
 // ---- Production mode -------------------------------------------------------------------------
 
 class Production : public testing::Test {
@@ -892,6 +1049,24 @@ TEST_F(Production, RequiresAnAuditKey) {
   const Problem problem = onlyProblem("BULWARK_AUDIT_KEY_FILE");
   EXPECT_NE(problem.message.find("audit key"), std::string::npos);
   EXPECT_NE(problem.fix.find("openssl rand -hex 32"), std::string::npos);
+}
+
+TEST_F(Production, RefusesPlaintextJwksUrls) {
+  TempFile config(R"(
+[[external_issuer]]
+issuer    = "https://idp.example"
+audiences = ["api"]
+jwks      = "http://127.0.0.1:8081/certs"
+
+[[external_issuer]]
+issuer    = "https://idp2.example"
+audiences = ["api"]
+jwks      = "https://idp2.example/certs"
+)");
+  sources_.config_file = config.path();
+  const Problem problem = onlyProblem("external_issuer[1].jwks");
+  EXPECT_NE(problem.message.find("https://"), std::string::npos) << problem.message;
+  EXPECT_NE(problem.message.find("substitute keys"), std::string::npos) << problem.message;
 }
 
 TEST(AuditSettings, KeyFileMustBePrivateAndKeysAreRedacted) {
