@@ -95,4 +95,27 @@ audit::Result<audit::WriterPtr> openAuditWriter(
   return audit::Writer::open(auditWriterConfig(settings, node, keys.file), std::move(deps));
 }
 
+audit::Result<audit::WriterPtr> openCommandAuditTrail(const core::Settings& settings,
+                                                      core::Clock& clock) {
+  auto keys = loadAuditKeys(settings, /*generate=*/true);
+  if (!keys) return keys.error();
+  auto own = openAuditWriter(settings, auditTrailDirectory(settings), settings.node_id,
+                             std::move(*keys), clock);
+  if (own || own.error().code != audit::Errc::kLocked) return own;
+  if (settings.audit_forward_secure) {
+    // The running server evolves (rewrites) the key file each epoch; a second writer on it
+    // would break the server's key state.
+    return audit::auditError(
+        audit::Errc::kLocked,
+        "a running server owns the audit trail and its forward-secure key; use the admin API "
+        "(POST /admin/users/NAME/lock) or stop the server");
+  }
+  core::Settings command = settings;
+  command.node_id = settings.node_id + "-cli";
+  auto command_keys = loadAuditKeys(command, /*generate=*/false);
+  if (!command_keys) return command_keys.error();
+  return openAuditWriter(command, auditTrailDirectory(command), command.node_id,
+                         std::move(*command_keys), clock);
+}
+
 }  // namespace bulwark::app

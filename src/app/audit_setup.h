@@ -40,4 +40,11 @@ audit::Result<audit::WriterPtr> openAuditWriter(
     AuditKeys keys, core::Clock& clock,
     std::vector<std::shared_ptr<audit::RecordObserver>> observers = {});
 
+// The trail a one-shot command (`users add|lock|unlock`) records its events in: the node's own
+// when no server holds it, else — a running `serve` owns that chain — the command trail of node
+// "<node_id>-cli" beside it (its own chain: `audit verify --node-id <node_id>-cli`). Events are
+// durable once the returned writer is closed.
+audit::Result<audit::WriterPtr> openCommandAuditTrail(const core::Settings& settings,
+                                                      core::Clock& clock);
+
 }  // namespace bulwark::app

@@ -9,7 +9,6 @@
 #include "app/serve_command.h"
 #include "app/token_command.h"
 #include "app/users_command.h"
-#include "audit/event.h"
 
 int main(int argc, char** argv) {
   using namespace bulwark;
@@ -87,12 +86,10 @@ int main(int argc, char** argv) {
     if (jwks->parsed()) return app::runKeysJwks(*options, std::cout, std::cerr);
   }
   if (user_add->parsed()) {
-    return app::runUsersAdd(sources, users_options, std::cin, std::cout, std::cerr,
-                            audit::makeLoggingSink());
+    return app::runUsersAdd(sources, users_options, std::cin, std::cout, std::cerr);
   }
   if (user_lock->parsed() || user_unlock->parsed()) {
-    return app::runUsersLock(sources, users_options, user_lock->parsed(), std::cout, std::cerr,
-                             audit::makeLoggingSink());
+    return app::runUsersLock(sources, users_options, user_lock->parsed(), std::cout, std::cerr);
   }
   return 2;
 }

@@ -9,6 +9,8 @@
 #include <iostream>
 #include <optional>
 
+#include "app/audit_setup.h"
+#include "audit/writer.h"
 #include "auth/account_service.h"
 #include "auth/settings.h"
 #include "store/revocation_store.h"
@@ -21,6 +23,11 @@ namespace {
 // Everything the commands need, opened from the settings.
 struct Accounts {
   auth::AccountServicePtr service;
+  audit::WriterPtr trail;  // the events of this command; closed (made durable) on exit
+
+  ~Accounts() {
+    if (trail) trail->close();
+  }
 };
 
 // Wipes a password from memory when it goes out of scope.
@@ -30,26 +37,25 @@ class Secret {
   std::string text;
 };
 
-std::optional<Accounts> open(const core::SettingSources& sources, std::ostream& err,
-                             audit::SinkPtr audit) {
+std::unique_ptr<Accounts> open(const core::SettingSources& sources, std::ostream& err) {
   auto loaded = core::loadSettings(sources);
   if (!loaded.problems.empty()) {
     for (const auto& problem : loaded.problems) {
       err << problem.setting << ": " << problem.message << " (fix: " << problem.fix << ")\n";
     }
-    return std::nullopt;
+    return nullptr;
   }
   const core::Settings& settings = loaded.settings;
   if (!settings.database_url.empty()) {
     err << "bulwark users: only the embedded store (BULWARK_DATA_DIR) is supported so far; unset "
            "BULWARK_DATABASE_URL to administer it\n";
-    return std::nullopt;
+    return nullptr;
   }
   std::error_code error;
   std::filesystem::create_directories(settings.data_dir, error);
   if (error) {
     err << "bulwark users: cannot create " << settings.data_dir << ": " << error.message() << "\n";
-    return std::nullopt;
+    return nullptr;
   }
   ::chmod(settings.data_dir.c_str(), 0700);  // holds password hashes and sessions
 
@@ -60,8 +66,16 @@ std::optional<Accounts> open(const core::SettingSources& sources, std::ostream& 
   auto revocations = store::openSqliteRevocationStore(sqlite, core::realClock().systemTime());
   if (!users || !sessions || !revocations) {
     err << "bulwark users: cannot open " << sqlite.path << "\n";
-    return std::nullopt;
+    return nullptr;
   }
+  auto trail = openCommandAuditTrail(settings, core::realClock());
+  if (!trail) {
+    err << "bulwark users: audit trail: " << trail.error().message << "\n";
+    return nullptr;
+  }
+  audit::SinkPtr audit = *trail;
+  auto accounts = std::make_unique<Accounts>();
+  accounts->trail = *trail;
   const auto configs = auth::authConfigs(settings);
   try {
     // No issuer: this tool never mints tokens, it only creates accounts and revokes.
@@ -73,10 +87,11 @@ std::optional<Accounts> open(const core::SettingSources& sources, std::ostream& 
         configs.accounts,
         {*users, auth::makeArgon2idHasher(configs.password_hash), lockout, session_service, audit},
         core::realClock(), crypto::systemRandom());
-    return Accounts{std::move(service)};
+    accounts->service = std::move(service);
+    return accounts;
   } catch (const std::exception& e) {
     err << "bulwark users: " << e.what() << "\n";
-    return std::nullopt;
+    return nullptr;
   }
 }
 
@@ -130,8 +145,8 @@ const auth::RequestContext kCli{"", ""};
 }  // namespace
 
 int runUsersAdd(const core::SettingSources& sources, const UsersOptions& options, std::istream& in,
-                std::ostream& out, std::ostream& err, audit::SinkPtr audit) {
-  auto accounts = open(sources, err, std::move(audit));
+                std::ostream& out, std::ostream& err) {
+  auto accounts = open(sources, err);
   if (!accounts) {
     return 2;
   }
@@ -152,8 +167,8 @@ int runUsersAdd(const core::SettingSources& sources, const UsersOptions& options
 }
 
 int runUsersLock(const core::SettingSources& sources, const UsersOptions& options, bool locked,
-                 std::ostream& out, std::ostream& err, audit::SinkPtr audit) {
-  auto accounts = open(sources, err, std::move(audit));
+                 std::ostream& out, std::ostream& err) {
+  auto accounts = open(sources, err);
   if (!accounts) {
     return 2;
   }

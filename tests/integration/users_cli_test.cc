@@ -65,6 +65,18 @@ TEST_F(UsersCli, AddsLocksAndUnlocks) {
   EXPECT_FALSE(user("alice").locked);
 }
 
+TEST_F(UsersCli, RecordsItsEventsInTheAuditTrail) {
+  ASSERT_EQ(run("users add erin", "a long password\n").exit_code, 0);
+  ASSERT_EQ(run("users lock erin").exit_code, 0);
+  auto exported = run("audit export --type DATA_MODIFY,PERMISSION_CHANGE");
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  EXPECT_NE(exported.out.find("DATA_MODIFY"), std::string::npos) << exported.out;
+  EXPECT_NE(exported.out.find("PERMISSION_CHANGE"), std::string::npos) << exported.out;
+  EXPECT_EQ(exported.out.find("a long password"), std::string::npos);
+  auto verified = run("audit verify");
+  EXPECT_EQ(verified.exit_code, 0) << verified.out << verified.err;
+}
+
 TEST_F(UsersCli, DefaultRoleIsUser) {
   ASSERT_EQ(run("users add bob", "a long password\n").exit_code, 0);
   EXPECT_EQ(user("bob").roles, std::vector<std::string>{"user"});
