@@ -14,9 +14,15 @@ constexpr Oid kByteaOid = 17;
 constexpr Oid kInt8Oid = 20;
 constexpr Oid kTextOid = 25;
 
-// Notices (and the FATAL a server sends before closing an idle connection) would go to stderr
-// by default; the pool notices a dead connection by itself.
-void ignoreNotice(void*, const char*) {}
+// Notices would go to stderr by default. An idle connection's only notice of interest is the
+// FATAL a server sends before it closes the connection (terminated backend, shutdown).
+void receiveNotice(void* fatal, const PGresult* notice) {
+  const char* severity = PQresultErrorField(notice, PG_DIAG_SEVERITY_NONLOCALIZED);
+  if (severity != nullptr &&
+      (std::strcmp(severity, "FATAL") == 0 || std::strcmp(severity, "PANIC") == 0)) {
+    *static_cast<bool*>(fatal) = true;
+  }
+}
 
 struct ResultDeleter {
   void operator()(PGresult* result) const { PQclear(result); }
@@ -121,7 +127,7 @@ std::optional<bool> Rows::boolean(int row, int column) const {
 
 Connection::Connection(PGconn* connection, core::MonotonicTime now)
     : connection_(connection), created_(now), last_used_(now) {
-  PQsetNoticeProcessor(connection_, &ignoreNotice, nullptr);
+  PQsetNoticeReceiver(connection_, &receiveNotice, &fatal_notice_);
 }
 
 Connection::~Connection() { PQfinish(connection_); }
@@ -150,9 +156,11 @@ Result<void> Connection::fail(const PGresult* result, const char* what) {
   }
   failure_ = Failure::kStatement;
   if (sqlstate == "23505") {
+    failure_ = Failure::kRefused;
     return StoreError::kAlreadyExists;
   }
   if (startsWith(sqlstate, "22") || startsWith(sqlstate, "23")) {
+    failure_ = Failure::kRefused;
     return StoreError::kInvalidArgument;
   }
   return StoreError::kUnavailable;
@@ -193,28 +201,32 @@ Result<void> Connection::script(const char* sql) {
 }
 
 bool Connection::reusable() const {
-  return PQstatus(connection_) == CONNECTION_OK && PQtransactionStatus(connection_) == PQTRANS_IDLE;
+  return !fatal_notice_ && PQstatus(connection_) == CONNECTION_OK &&
+         PQtransactionStatus(connection_) == PQTRANS_IDLE;
 }
 
 bool Connection::closedWhileIdle() {
-  pollfd descriptor{};
-  descriptor.fd = PQsocket(connection_);
-  descriptor.events = POLLIN;
-  if (descriptor.fd < 0) {
-    return true;
+  // A terminated backend sends a FATAL message, then closes: consuming the message and noticing
+  // the end of the stream are two reads, so read until nothing more is waiting (bounded: an
+  // idle connection receives little besides notices).
+  for (int round = 0; round < 4 && !fatal_notice_; ++round) {
+    pollfd descriptor{};
+    descriptor.fd = PQsocket(connection_);
+    descriptor.events = POLLIN;
+    if (descriptor.fd < 0) {
+      return true;
+    }
+    if (::poll(&descriptor, 1, 0) <= 0) {
+      break;  // nothing (more) arrived while idle: as alive as we can tell without a round trip
+    }
+    if (PQconsumeInput(connection_) == 0 || PQstatus(connection_) == CONNECTION_BAD) {
+      return true;
+    }
+    while (PGnotify* notify = PQnotifies(connection_)) {
+      PQfreemem(notify);
+    }
   }
-  if (::poll(&descriptor, 1, 0) <= 0) {
-    return false;  // nothing arrived while idle: as alive as we can tell without a round trip
-  }
-  // Something arrived while idle: usually the FATAL a terminated backend sends, then EOF.
-  // Parameter-status messages and notifications are consumed harmlessly.
-  if (PQconsumeInput(connection_) == 0 || PQstatus(connection_) == CONNECTION_BAD) {
-    return true;
-  }
-  while (PGnotify* notify = PQnotifies(connection_)) {
-    PQfreemem(notify);
-  }
-  return false;
+  return fatal_notice_ || PQstatus(connection_) == CONNECTION_BAD;
 }
 
 bool Connection::ping() { return script("SELECT 1").has_value() && reusable(); }

@@ -78,7 +78,9 @@ enum class Failure : std::uint8_t {
   kNone,
   kConnectionLost,  // the connection is dead; the statement may or may not have run
   kRetryable,       // serialization failure or deadlock: the server rolled back
-  kStatement,       // the statement failed (constraint, bad value, …); the connection is fine
+  kStatement,       // the statement failed unexpectedly (timeout, …); the connection is fine
+  kRefused,         // a value was refused (unique or other constraint, invalid text): business
+                    // as usual, not worth a log line
 };
 
 class Connection {
@@ -124,6 +126,7 @@ class Connection {
   std::unordered_map<std::string, std::string> prepared_;  // SQL text -> statement name
   Failure failure_ = Failure::kNone;
   std::string last_error_;
+  bool fatal_notice_ = false;  // the server announced it is closing this connection
 };
 using ConnectionPtr = std::unique_ptr<Connection>;
 

@@ -310,7 +310,9 @@ std::size_t Pool::checkHealth() {
       ++counters_.recycled;
       ++closed;
     } else if (connection->closedWhileIdle() || !connection->ping()) {
-      noteError("health check: " + connection->lastError());
+      noteError("health check: " + (connection->lastError().empty()
+                                        ? std::string("the server closed an idle connection")
+                                        : connection->lastError()));
       ++dead;
       ++closed;
     } else {

@@ -119,7 +119,7 @@ auto Pool::run(Retry retry, Work&& work) -> decltype(work(std::declval<Connectio
     R result = work(**connection);
     const Failure failure = (*connection)->failure();
     const bool lost = failure == Failure::kConnectionLost;
-    if (lost || !result) {
+    if (failure != Failure::kNone && failure != Failure::kRefused) {
       noteError((*connection)->lastError());
     }
     release(std::move(*connection), lost);
@@ -163,7 +163,7 @@ auto Pool::transaction(Work&& work) -> decltype(work(std::declval<Connection&>()
     }
     const Failure failure = connection.failure();
     if (!committed) {
-      if (failure != Failure::kNone) {
+      if (failure != Failure::kNone && failure != Failure::kRefused) {
         noteError(connection.lastError());
       }
       if (failure != Failure::kConnectionLost) {
