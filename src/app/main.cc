@@ -6,6 +6,7 @@
 
 #include "app/audit_command.h"
 #include "app/config_command.h"
+#include "app/db_command.h"
 #include "app/serve_command.h"
 #include "app/token_command.h"
 #include "app/users_command.h"
@@ -31,6 +32,12 @@ int main(int argc, char** argv) {
   auto* templ = config->add_subcommand("template", "print .env.security.template");
 
   app::AuditCommands audit_commands(cli, addCommonOptions);
+
+  auto* db = cli.add_subcommand("db", "manage the PostgreSQL database");
+  db->require_subcommand(1);
+  auto* migrate =
+      db->add_subcommand("migrate", "apply pending schema migrations; print the version");
+  addCommonOptions(migrate);
 
   auto* token = cli.add_subcommand("token", "check access tokens");
   token->require_subcommand(1);
@@ -77,6 +84,7 @@ int main(int argc, char** argv) {
   if (check->parsed()) return app::runConfigCheck(sources, std::cout, std::cerr);
   if (templ->parsed()) return app::runConfigTemplate(std::cout);
   if (auto code = audit_commands.run(sources, std::cout, std::cerr)) return *code;
+  if (migrate->parsed()) return app::runDbMigrate(sources, std::cout, std::cerr);
   if (verify->parsed()) return app::runTokenVerify(verify_options, std::cin, std::cout, std::cerr);
   if (keys->parsed()) {
     const auto options = app::keysOptions(sources, keys_algorithm, std::cerr);
