@@ -85,10 +85,12 @@ class VerifierImpl final : public Verifier {
         const KeySetPtr keys = issuer.config.keys->keys();
         sweepIfChanged(issuer, hit->token->issuer_index, keys, now);
         const KeyEntry* entry = keys->find(hit->token->kid);
+        // A hit is counted by its cache shard, under the lock it holds anyway: no shared
+        // counter is written on this path, which every request with a reused token takes.
         if (entry != nullptr && entry->key == hit->key && entry->verifiesAt(now)) {
-          verified_.fetch_add(1, std::memory_order_relaxed);
           return std::move(hit->token);
         }
+        stale_hits_.fetch_add(1, std::memory_order_relaxed);
         cache_->erase(hash);  // its key is gone: verify from scratch (and fail)
       }
     }
@@ -97,7 +99,7 @@ class VerifierImpl final : public Verifier {
     if (!result) {
       return reject(result.error());
     }
-    verified_.fetch_add(1, std::memory_order_relaxed);
+    verified_uncached_.fetch_add(1, std::memory_order_relaxed);
     if (cache_) {
       cache_->insert(hash, {*result, std::move(key), *(*result)->claims.exp + leeway_});
     }
@@ -106,16 +108,19 @@ class VerifierImpl final : public Verifier {
 
   VerifierStats stats() const override {
     VerifierStats out;
-    out.verified = verified_.load(std::memory_order_relaxed);
+    out.verified = verified_uncached_.load(std::memory_order_relaxed);
     for (std::size_t i = 0; i < rejected_.size(); ++i) {
       out.rejected[i] = rejected_[i].load(std::memory_order_relaxed);
     }
     if (cache_) {
+      // Read before the hits, which every stale hit follows: the difference never wraps.
+      const std::uint64_t stale = stale_hits_.load(std::memory_order_relaxed);
       const detail::TokenCacheStats cache = cache_->stats();
       out.cache_hits = cache.hits;
       out.cache_misses = cache.misses;
       out.cache_evictions = cache.evictions;
       out.cache_entries = cache.entries;
+      out.verified += cache.hits - stale;
     }
     return out;
   }
@@ -220,7 +225,9 @@ class VerifierImpl final : public Verifier {
   core::Clock& clock_;
   std::vector<IssuerState> issuers_;
   std::unique_ptr<detail::TokenCache> cache_;
-  mutable std::atomic<std::uint64_t> verified_{0};
+  // Written off the hot path only: after a signature check, or when a cached key is gone.
+  mutable std::atomic<std::uint64_t> verified_uncached_{0};
+  mutable std::atomic<std::uint64_t> stale_hits_{0};
   mutable std::array<std::atomic<std::uint64_t>, 64> rejected_{};
 };
 
