@@ -51,6 +51,15 @@ const Problem* find(const std::vector<Problem>& problems, std::string_view setti
   return nullptr;
 }
 
+// Expects a problem about `setting` whose message or fix contains `text`.
+void expectProblemAbout(const std::vector<Problem>& problems, std::string_view setting,
+                        std::string_view text) {
+  const Problem* problem = find(problems, setting);
+  ASSERT_NE(problem, nullptr) << setting << "\n" << describe(problems);
+  EXPECT_NE((problem->message + problem->fix).find(text), std::string::npos)
+      << setting << ": " << problem->message;
+}
+
 LoadResult loadFile(std::string_view toml, SettingSources sources = {}) {
   TempFile file(toml);
   sources.config_file = file.path();
@@ -646,10 +655,7 @@ methods = "GET"
 )");
   const auto& problems = result.problems;
   const auto expectProblem = [&](std::string_view setting, std::string_view text) {
-    const Problem* problem = find(problems, setting);
-    ASSERT_NE(problem, nullptr) << setting << "\n" << describe(problems);
-    EXPECT_NE((problem->message + problem->fix).find(text), std::string::npos)
-        << setting << ": " << problem->message;
+    expectProblemAbout(problems, setting, text);
   };
   expectProblem("route[2].methods", "'get'");
   expectProblem("route[2].upstream", "https upstreams are not supported yet");
@@ -826,10 +832,7 @@ typ = "at+jwt"
 )");
   const auto& problems = result.problems;
   const auto expectProblem = [&](std::string_view setting, std::string_view text) {
-    const Problem* problem = find(problems, setting);
-    ASSERT_NE(problem, nullptr) << setting << "\n" << describe(problems);
-    EXPECT_NE((problem->message + problem->fix).find(text), std::string::npos)
-        << setting << ": " << problem->message;
+    expectProblemAbout(problems, setting, text);
   };
   expectProblem("external_issuer[2].issuer", "exact, non-empty");
   expectProblem("external_issuer[2].audiences", "non-empty array");
