@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "auth/account_service.h"
+#include "auth/external_issuers.h"
 #include "auth/http_api.h"
 #include "auth/jwt_bridge.h"
 #include "auth/lockout.h"
@@ -255,7 +256,21 @@ AuthWiring buildAuth(const core::Settings& settings, audit::SinkPtr audit, core:
     jwt::VerifierConfig verifier_config;
     verifier_config.issuers = {ours};
     verifier_config.leeway = std::chrono::ceil<std::chrono::seconds>(settings.token_leeway);
+    // Identity providers configured as [[external_issuer]] join ours in the one verifier.
+    auth::ExternalIssuersConfig external_config;
+    external_config.issuers = settings.external_issuers;
+    external_config.allow_plain_http_loopback = settings.mode == core::Mode::kDevelopment;
+    std::shared_ptr<const auth::ExternalIssuers> external =
+        auth::ExternalIssuers::start(external_config, clock);
+    verifier_config.issuers.insert(verifier_config.issuers.end(), external->issuers().begin(),
+                                   external->issuers().end());
     std::shared_ptr<const jwt::Verifier> verifier = jwt::Verifier::create(verifier_config, clock);
+    wiring.metrics = [verifier, external] {
+      std::string out;
+      auth::appendVerifierMetrics(verifier->stats(), out);
+      external->appendMetrics(out);
+      return out;
+    };
 
     auto sessions = auth::SessionService::create(
         configs.sessions,

@@ -10,7 +10,9 @@
 // sessions and retired keys are purged hourly.
 
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "audit/event.h"
@@ -32,6 +34,8 @@ class AuthWiring {
   // For gateway::ServerDeps.
   auth::AuthenticatorPtr authenticator;
   std::vector<http::ApiMount> api_mounts;
+  // The verifier's and the external issuers' counters, as Prometheus text for /metrics.
+  std::function<std::string()> metrics;
 
   // Stops the maintenance thread, then the worker pool (running the jobs already queued, which
   // answer their requests). Call after the gateway's shutdown() and before the gateway is
@@ -50,8 +54,9 @@ std::filesystem::path signingKeysDirectory(const core::Settings& settings);
 
 // Builds the auth service from validated settings: SQLite stores in <data_dir>/bulwark.db, the
 // key ring in <data_dir>/keys (an EdDSA key is generated, mode 0600, when it is empty), tokens
-// with iss token_issuer and aud token_audience. `audit` receives the services' events; `clock`
-// must outlive the result. Starts the worker pool and the maintenance thread. Throws
+// with iss token_issuer and aud token_audience; tokens of settings.external_issuers are accepted
+// too (each JWKS URL is fetched once before this returns, then on a thread of its own). `audit`
+// receives the services' events; `clock` must outlive the result. Starts the worker pool and the maintenance thread. Throws
 // std::runtime_error naming the problem (start-up only), e.g. an unreadable key file or a
 // database URL (only the embedded store exists so far).
 AuthWiring buildAuth(const core::Settings& settings, audit::SinkPtr audit, core::Clock& clock);

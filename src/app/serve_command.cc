@@ -139,6 +139,7 @@ int runServe(const core::SettingSources& sources) {
   deps.rate_limits = store::makeMemoryRateLimitStore(core::realClock());
   deps.authenticator = auth.authenticator;
   deps.api_mounts = auth.api_mounts;
+  deps.metrics_sections.push_back(auth.metrics);
   deps.blocked_addresses = blocked_addresses;
   // GET /admin/audit/events (F3.5), for administrators authenticated like any protected route.
   auto audit_api = makeAuditApi({audit_dir}, audit_sink, auth.authenticator, core::realClock());

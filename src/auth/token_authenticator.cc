@@ -1,5 +1,6 @@
 #include "auth/token_authenticator.h"
 
+#include <algorithm>
 #include <stdexcept>
 #include <utility>
 
@@ -7,6 +8,22 @@
 
 namespace bulwark::auth {
 namespace {
+
+// The principal travels to the upstream in X-Bulwark-* header fields. An external issuer chooses
+// sub, sid and roles: a control character there (CR LF above all) would let its token write
+// header lines of its own, and a comma inside a role would split it in X-Bulwark-Roles.
+bool headerSafe(std::string_view value) {
+  return std::none_of(value.begin(), value.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+  });
+}
+
+bool principalHeaderSafe(const jwt::Claims& claims) {
+  return headerSafe(claims.sub) && headerSafe(claims.sid) &&
+         std::all_of(claims.roles.begin(), claims.roles.end(), [](const std::string& role) {
+           return !role.empty() && headerSafe(role) && role.find(',') == std::string::npos;
+         });
+}
 
 class TokenAuthenticator final : public Authenticator {
  public:
@@ -24,6 +41,11 @@ class TokenAuthenticator final : public Authenticator {
     if (!verified) {
       outcome.status = AuthStatus::kInvalidToken;
       outcome.reason = std::string(jwt::verifyErrorName(verified.error()));
+      return outcome;
+    }
+    if (!principalHeaderSafe((*verified)->claims)) {
+      outcome.status = AuthStatus::kInvalidToken;
+      outcome.reason = "unsafe_claim";
       return outcome;
     }
     // Revocation is checked on every request, cached token or not. A set that may be missing

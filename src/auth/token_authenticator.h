@@ -11,8 +11,10 @@
 
 namespace bulwark::auth {
 
-// Returns an authenticator that verifies the token (jwt::Verifier, cached), then answers
-// kUnavailable "revocation_state_unknown" while `revocations` is not current (fail closed), then
+// Returns an authenticator that verifies the token (jwt::Verifier, cached), refuses it with
+// kInvalidToken "unsafe_claim" when sub, sid or a role could not travel in an X-Bulwark-* header
+// (a control character; a comma or empty role), then answers kUnavailable
+// "revocation_state_unknown" while `revocations` is not current (fail closed), then
 // kInvalidToken "revoked" when `sessions` says the token is revoked, else kAuthenticated with
 // sub, roles, sid, jti and iss. A rejected token's reason is jwt::verifyErrorName() ("expired",
 // "bad_signature", ...). Never blocks (the verifier and the revocation set are in memory).

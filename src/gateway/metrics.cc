@@ -29,6 +29,12 @@ GatewayMetrics::GatewayMetrics(std::vector<std::string> route_names,
   }
 }
 
+void GatewayMetrics::addSection(std::function<std::string()> render) {
+  if (render) {
+    sections_.push_back(std::move(render));
+  }
+}
+
 std::uint64_t GatewayMetrics::totalRequests(unsigned status) const {
   std::uint64_t total = 0;
   for (const auto& worker : workers_) {
@@ -181,6 +187,9 @@ std::string GatewayMetrics::render() const {
                      label(upstream_names_[u]),
                      sumSigned([&](const WorkerMetrics& w) { return metric.get(w.upstreams_[u]); }));
     }
+  }
+  for (const auto& section : sections_) {
+    out += section();
   }
   return out;
 }

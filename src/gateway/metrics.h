@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -96,6 +97,9 @@ class GatewayMetrics {
   std::uint64_t totalRequests(unsigned status) const;
   std::int64_t openConnections() const;
 
+  // Adds `render`'s text (Prometheus exposition lines) to every render(); before start only.
+  void addSection(std::function<std::string()> render);
+
   // Returns the Prometheus text exposition of every counter.
   std::string render() const;
 
@@ -103,6 +107,7 @@ class GatewayMetrics {
   std::vector<std::string> route_names_;
   std::vector<std::string> upstream_names_;
   std::vector<std::unique_ptr<WorkerMetrics>> workers_;
+  std::vector<std::function<std::string()>> sections_;
 };
 
 }  // namespace bulwark::gateway

@@ -102,6 +102,7 @@ class ServerImpl final : public Server {
     const unsigned workers =
         s.workers != 0 ? s.workers : std::max(1u, std::thread::hardware_concurrency());
     metrics_ = std::make_unique<GatewayMetrics>(route_names, upstream_names, workers);
+    for (auto& section : deps.metrics_sections) metrics_->addSection(std::move(section));
     shared_.metrics = metrics_.get();
 
     auto endpoint = parseListen(s.listen);

@@ -7,7 +7,10 @@
 // Boost.Asio stays behind this header.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "audit/event.h"
 #include "auth/authenticator.h"
@@ -32,6 +35,8 @@ struct ServerDeps {
   std::vector<http::ApiMount> api_mounts;
   // Client addresses refused with 403 for a while (incident responses). Optional.
   detect::BlockListPtr blocked_addresses;
+  // Other components' counters (Prometheus text), appended to /metrics on each scrape.
+  std::vector<std::function<std::string()>> metrics_sections;
 };
 
 class Server {

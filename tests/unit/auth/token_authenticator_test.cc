@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <tuple>
 
 #include "auth/jwt_bridge.h"
 #include "fakes.h"
@@ -42,11 +43,11 @@ class TokenAuthenticatorTest : public ::testing::Test {
     jwt::KeyEntry entry;
     entry.kid = "k1";
     entry.key = crypto::SignatureKey::generate(crypto::Algorithm::kEdDSA, random_).value();
-    auto keys = jwt::staticKeySource(jwt::KeySet::create({entry}).value());
-    jwt::SignerConfig signer;
-    signer.issuer = "bulwark";
-    signer.audiences = {"bulwark"};
-    auto issuer = makeJwtAccessTokenIssuer(jwt::TokenSigner::create(signer, keys, clock_, random_));
+    keys_ = jwt::staticKeySource(jwt::KeySet::create({entry}).value());
+    const auto& keys = keys_;
+    signer_ = jwt::TokenSigner::create(signerConfig(), keys, clock_, random_);
+    auto issuer = makeJwtAccessTokenIssuer(jwt::TokenSigner::create(signerConfig(), keys, clock_,
+                                                                    random_));
     jwt::IssuerConfig ours;
     ours.issuer = "bulwark";
     ours.audiences = {"bulwark"};
@@ -65,8 +66,17 @@ class TokenAuthenticatorTest : public ::testing::Test {
     EXPECT_TRUE(users_->create(user_));
   }
 
+  static jwt::SignerConfig signerConfig() {
+    jwt::SignerConfig signer;
+    signer.issuer = "bulwark";
+    signer.audiences = {"bulwark"};
+    return signer;
+  }
+
   core::SimulatedClock clock_;
   testing::SequenceRandom random_;
+  jwt::KeySourcePtr keys_;
+  jwt::TokenSignerPtr signer_;
   store::UserStorePtr users_ = store::makeMemoryUserStore();
   store::SessionStorePtr session_store_ = store::makeMemorySessionStore();
   std::shared_ptr<SwitchableRevocations> revocations_ = std::make_shared<SwitchableRevocations>();
@@ -100,6 +110,31 @@ TEST_F(TokenAuthenticatorTest, RejectionsCarryTheVerifiersReason) {
   auto expired = authenticator_->authenticate(grant.access_token);
   EXPECT_EQ(expired.status, AuthStatus::kInvalidToken);
   EXPECT_EQ(expired.reason, "expired");
+}
+
+TEST_F(TokenAuthenticatorTest, ClaimsThatCouldForgeUpstreamHeadersAreRefused) {
+  // The principal travels in X-Bulwark-* header fields; an external issuer picks these values.
+  const auto outcome = [&](std::string subject, std::string sid, std::vector<std::string> roles) {
+    jwt::AccessTokenRequest request;
+    request.subject = std::move(subject);
+    request.session_id = std::move(sid);
+    request.roles = std::move(roles);
+    return authenticator_->authenticate(signer_->sign(request).value().token);
+  };
+  EXPECT_EQ(outcome("user-1", "s-1", {"user"}).status, AuthStatus::kAuthenticated);
+  for (const auto& [subject, sid, roles] :
+       std::vector<std::tuple<std::string, std::string, std::vector<std::string>>>{
+           {"user-1\r\nX-Bulwark-Roles: admin", "s-1", {"user"}},
+           {"user-1\n", "s-1", {"user"}},
+           {"user-1", "s-1\r\nX-Injected: 1", {"user"}},
+           {"user-1", "s-1", {"user\r\nX-Bulwark-Roles: admin"}},
+           {"user-1", "s-1", {"user,admin"}},
+           {"user-1", "s-1", {""}},
+           {std::string("user-1\0x", 8), "s-1", {"user"}}}) {
+    const AuthOutcome refused = outcome(subject, sid, roles);
+    EXPECT_EQ(refused.status, AuthStatus::kInvalidToken) << subject << " " << sid;
+    EXPECT_EQ(refused.reason, "unsafe_claim");
+  }
 }
 
 TEST_F(TokenAuthenticatorTest, RevocationIsCheckedOnEveryRequestCachedOrNot) {
