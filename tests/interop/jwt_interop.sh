@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # JWT interoperability (issue 3): tokens issued by bulwark verify with npm `jose` and Debian's
 # python3-jwt using only the published JWKS; tokens `jose` signs with its own keys verify in
-# `bulwark token verify --jwks`, and its bad tokens are rejected with the exact reason.
+# `bulwark token verify --jwks`, and its bad tokens are rejected with the exact reason; and the
+# same tokens pass (or get 401) through `bulwark serve` with jose's JWKS as an external issuer.
 #
 # usage: jwt_interop.sh BULWARK_BINARY ISSUE_HELPER WORK_DIR
 # Exit 77 (ctest: skipped) when node/npm are absent or `npm install jose@5` cannot run.
@@ -80,4 +81,42 @@ verify typ_jwt.jwt 0 --typ jwt
 verify alg_mismatch.jwt 1; [[ $out == alg_mismatch:* ]] || fail "alg mismatch: got '$out'"
 verify expired.jwt 0 --signature-only
 echo "ok: bulwark rejects jose's bad tokens with the exact reason"
+
+# 3. The same jose tokens through `bulwark serve`: jose's JWKS configured as an external issuer,
+# fetched over http:// from loopback (development mode only), protecting a route.
+command -v curl >/dev/null || skip "curl not found (needed for the serve half)"
+mkdir -p "$run/www/api" && echo ok >"$run/www/api/ok.txt" && cp "$run/jwks.json" "$run/www/"
+"$python" -c '
+import functools, http.server, sys
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+print(server.server_address[1], flush=True)
+server.serve_forever()' "$run/www" >"$run/www.port" 2>/dev/null &
+www_pid=$!
+serve_pid=
+trap 'kill $www_pid ${serve_pid:-} 2>/dev/null; rm -rf "$run"' EXIT
+for _ in $(seq 100); do [[ -s $run/www.port ]] && break; sleep 0.05; done
+www_port=$(cat "$run/www.port")
+printf '%s\n' '[[route]]' 'prefix = "/api/"' "upstream = \"http://127.0.0.1:$www_port\"" \
+  'auth = "required"' 'roles = ["reader"]' '' '[[external_issuer]]' "issuer = \"$issuer\"" \
+  "audiences = [\"$audience\"]" "jwks = \"http://127.0.0.1:$www_port/jwks.json\"" \
+  >"$run/serve.toml"
+BULWARK_LISTEN=127.0.0.1:0 BULWARK_DATA_DIR="$run/serve-data" BULWARK_NODE_ID=interop \
+  "$bulwark" serve --config "$run/serve.toml" --workers 1 --auth-workers 1 2>"$run/serve.log" &
+serve_pid=$!
+for _ in $(seq 200); do grep -q '"msg":"listening"' "$run/serve.log" && break; sleep 0.05; done
+port=$(grep -o '"port":"[0-9]*"' "$run/serve.log" | head -1 | tr -dc '0-9' || true)
+[[ -n $port ]] || fail "bulwark serve did not start: $(cat "$run/serve.log")"
+status() {  # status TOKEN_FILE -> HTTP status of the protected route with that token
+  curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(cat "$run/$1")" \
+    "http://127.0.0.1:$port/api/ok.txt"
+}
+for alg in EdDSA ES256 RS256 PS256; do
+  [[ $(status "$alg.jwt") == 200 ]] || fail "serve refused jose's $alg token: $(cat "$run/serve.log")"
+  echo "ok: bulwark serve lets jose's $alg token through (external issuer, fetched JWKS)"
+done
+for bad in expired wrong_aud typ_jwt alg_mismatch; do
+  [[ $(status "$bad.jwt") == 401 ]] || fail "serve did not refuse $bad.jwt with 401"
+done
+echo "ok: bulwark serve refuses jose's bad tokens with 401"
 echo "jwt interop: all checks passed"
