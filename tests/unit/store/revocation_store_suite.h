@@ -76,7 +76,11 @@ TYPED_TEST_P(RevocationStoreSuite, SurvivesAReopenAndReachesOtherInstances) {
   auto other = this->backend_.revocations(t0);
   ASSERT_TRUE(this->store_->revoke({RevocationKind::kSession, "s1", {}, t0 + minutes(15)}));
   ASSERT_TRUE(this->store_->revoke({RevocationKind::kToken, "gone", {}, t0 + minutes(1)}));
-  EXPECT_FALSE(other->isRevoked("", "s1", "", t0));  // until it syncs
+  // A backend that pushes revocations (Redis pub/sub) may apply them before sync() is called.
+  constexpr bool kPushed = requires { requires TypeParam::kPushesRevocations; };
+  if (!kPushed) {
+    EXPECT_FALSE(other->isRevoked("", "s1", "", t0));  // until it syncs
+  }
   auto taken = other->sync(t0);
   ASSERT_TRUE(taken);
   EXPECT_EQ(*taken, 2u);
