@@ -1,6 +1,7 @@
 #include "store/sqlite/database.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <string>
@@ -119,8 +120,15 @@ Result<std::unique_ptr<Database>> Database::open(const SqliteConfig& config) {
     return StoreError::kInvalidArgument;
   }
   // Password hashes and refresh-token hashes live here: create the file owner-only (SQLite's
-  // -wal and -shm files take the database file's mode).
+  // -wal and -shm files take the database file's mode), and narrow a file an earlier version
+  // created readable by group or others.
   if (const int fd = ::open(config.path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600); fd >= 0) {
+    struct stat info {};
+    if (::fstat(fd, &info) == 0 && (info.st_mode & 077) != 0 &&
+        ::fchmod(fd, info.st_mode & 0700) == 0) {
+      core::log(core::LogLevel::kWarn, "database file was readable by others; now owner-only",
+                {{"path", config.path}});
+    }
     ::close(fd);
   }
   sqlite3* connection = nullptr;
