@@ -112,6 +112,8 @@ class Connection {
   // Sends `SELECT 1`; false when the connection is dead.
   bool ping();
   int backendPid() const { return PQbackendPID(connection_); }
+  // The libpq handle, for protocols this class does not wrap (COPY).
+  PGconn* raw() { return connection_; }
 
   core::MonotonicTime created() const { return created_; }
   core::MonotonicTime lastUsed() const { return last_used_; }

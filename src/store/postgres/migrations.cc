@@ -127,6 +127,16 @@ const std::vector<std::string_view>& migrations() {
         );
         CREATE INDEX revocations_by_end ON revocations (expires_ms);
       )sql",
+      // 2: the audit trail, one chain per node (src/audit/postgres_store.h). The exact record
+      // bytes are kept (bytea): the MAC covers them.
+      R"sql(
+        CREATE TABLE audit_records (
+          node text NOT NULL,
+          seq  bigint NOT NULL,
+          line bytea NOT NULL,
+          PRIMARY KEY (node, seq)
+        );
+      )sql",
   };
   return list;
 }
