@@ -4,6 +4,7 @@
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/value.hpp>
 #include <boost/json/value_stack.hpp>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -15,9 +16,13 @@ namespace {
 namespace json = boost::json;
 
 // The handler of boost::json::parser (it builds the value on a value_stack), plus a record of
-// the member names of every open object. Names are checked when their object closes: sorting
-// the names makes a repeat adjacent, O(n log n) even for a hostile object with many members.
+// the member names of every open object. A small object (JWT headers and claims, API bodies)
+// checks each name as it arrives against its siblings' hashes, comparing text only when a hash
+// matches; a large one is checked when it closes by sorting its names, which makes a repeat
+// adjacent: O(n log n) even for a hostile object with many members.
 struct StrictHandler {
+  // Objects with more members than this are checked by sorting when they close.
+  static constexpr std::size_t kLinearCheckMembers = 32;
   static constexpr std::size_t max_object_size = json::object::max_size();
   static constexpr std::size_t max_array_size = json::array::max_size();
   static constexpr std::size_t max_key_size = json::string::max_size();
@@ -25,6 +30,7 @@ struct StrictHandler {
 
   json::value_stack st;
   std::vector<std::string> names;         // names of all open objects, innermost last
+  std::vector<std::size_t> hashes;        // hash of each of `names`
   std::vector<std::size_t> object_start;  // index in `names` where each open object begins
   std::string name;                       // the member name being read (it may come in parts)
   bool duplicate = false;
@@ -32,6 +38,7 @@ struct StrictHandler {
   void reset() {
     st.reset();
     names.clear();
+    hashes.clear();
     object_start.clear();
     name.clear();
     duplicate = false;
@@ -45,13 +52,14 @@ struct StrictHandler {
   }
   bool on_object_end(std::size_t n, json::error_code& ec) {
     const auto first = names.begin() + static_cast<std::ptrdiff_t>(object_start.back());
-    std::sort(first, names.end());
-    if (std::adjacent_find(first, names.end()) != names.end()) {
-      duplicate = true;
-      ec = json::error::syntax;
-      return false;
+    if (names.end() - first > static_cast<std::ptrdiff_t>(kLinearCheckMembers)) {
+      std::sort(first, names.end());
+      if (std::adjacent_find(first, names.end()) != names.end()) {
+        return refuseDuplicate(ec);
+      }
     }
     names.erase(first, names.end());
+    hashes.resize(names.size());
     object_start.pop_back();
     st.push_object(n);
     return true;
@@ -66,12 +74,27 @@ struct StrictHandler {
     st.push_chars(s);
     return true;
   }
-  bool on_key(json::string_view s, std::size_t, json::error_code&) {
+  bool on_key(json::string_view s, std::size_t, json::error_code& ec) {
     name.append(s.data(), s.size());
+    const std::size_t hash = std::hash<std::string>{}(name);
+    const std::size_t start = object_start.back();
+    if (names.size() - start < kLinearCheckMembers) {
+      for (std::size_t i = start; i < names.size(); ++i) {
+        if (hashes[i] == hash && names[i] == name) {
+          return refuseDuplicate(ec);
+        }
+      }
+    }
     names.push_back(std::move(name));
+    hashes.push_back(hash);
     name.clear();
     st.push_key(s);
     return true;
+  }
+  bool refuseDuplicate(json::error_code& ec) {
+    duplicate = true;
+    ec = json::error::syntax;
+    return false;
   }
   bool on_string_part(json::string_view s, std::size_t, json::error_code&) {
     st.push_chars(s);

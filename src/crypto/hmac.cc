@@ -4,6 +4,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 
 #include <stdexcept>
 
@@ -73,6 +74,39 @@ Digest256 HmacSha256::finish() {
   EVP_MAC_final(state_->ctx, out.data(), &length, out.size());
   // Re-initialise with the same key (NULL key keeps the previous one).
   EVP_MAC_init(state_->ctx, nullptr, 0, nullptr);
+  return out;
+}
+
+struct HmacSha256Key::State {
+  EVP_MAC_CTX* keyed = nullptr;  // initialised with the key, never updated: a template
+};
+
+HmacSha256Key::HmacSha256Key(std::span<const std::uint8_t> key)
+    : state_(std::make_unique<State>()) {
+  state_->keyed = EVP_MAC_CTX_new(hmacAlgorithm());
+  char digest[] = "SHA256";
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                         OSSL_PARAM_construct_end()};
+  if (state_->keyed == nullptr ||
+      EVP_MAC_init(state_->keyed, key.data(), key.size(), params) != 1) {
+    EVP_MAC_CTX_free(state_->keyed);
+    throw std::runtime_error("HMAC-SHA256 init failed");
+  }
+}
+
+HmacSha256Key::~HmacSha256Key() { EVP_MAC_CTX_free(state_->keyed); }
+
+Digest256 HmacSha256Key::mac(std::string_view data) const {
+  Digest256 out{};
+  // Duplicating only reads the template, so concurrent calls need no lock.
+  EVP_MAC_CTX* ctx = EVP_MAC_CTX_dup(state_->keyed);
+  std::size_t length = 0;
+  if (ctx == nullptr || EVP_MAC_update(ctx, bytes(data).data(), data.size()) != 1 ||
+      EVP_MAC_final(ctx, out.data(), &length, out.size()) != 1) {
+    // Allocation failure inside OpenSSL: a random-looking value no signature equals.
+    RAND_bytes(out.data(), static_cast<int>(out.size()));
+  }
+  EVP_MAC_CTX_free(ctx);
   return out;
 }
 

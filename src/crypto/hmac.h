@@ -40,6 +40,25 @@ class HmacSha256 {
   std::unique_ptr<State> state_;
 };
 
+// An HMAC-SHA256 key prepared once: the key schedule and OpenSSL's algorithm lookups happen at
+// construction, and mac() copies the prepared state instead of re-keying, which for short inputs
+// (JWS signing inputs) costs a fraction of hmacSha256(). Immutable; mac() is thread-safe.
+class HmacSha256Key {
+ public:
+  // Throws std::runtime_error when OpenSSL cannot set up HMAC-SHA256.
+  explicit HmacSha256Key(std::span<const std::uint8_t> key);
+  ~HmacSha256Key();
+  HmacSha256Key(const HmacSha256Key&) = delete;
+  HmacSha256Key& operator=(const HmacSha256Key&) = delete;
+
+  // Returns HMAC-SHA256(key, data).
+  Digest256 mac(std::string_view data) const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
 // True when a and b have equal length and content; time depends only on the length.
 bool constantTimeEqual(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b);
 bool constantTimeEqual(std::string_view a, std::string_view b);

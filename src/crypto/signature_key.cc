@@ -350,7 +350,8 @@ class RsaKey final : public SignatureKey {
 
 class HmacKey final : public SignatureKey {
  public:
-  explicit HmacKey(std::string secret) : secret_(std::move(secret)) {}
+  explicit HmacKey(std::string secret)
+      : secret_(std::move(secret)), prepared_({u8(secret_), secret_.size()}) {}
   ~HmacKey() override { wipe(secret_); }
 
   Algorithm algorithm() const override { return Algorithm::kHS256; }
@@ -358,7 +359,7 @@ class HmacKey final : public SignatureKey {
   int bits() const override { return static_cast<int>(secret_.size() * 8); }
 
   bool sign(std::string_view data, std::string& signature) const override {
-    const Digest256 mac = hmacSha256({u8(secret_), secret_.size()}, data);
+    const Digest256 mac = prepared_.mac(data);
     signature.assign(reinterpret_cast<const char*>(mac.data()), mac.size());
     return true;
   }
@@ -367,7 +368,7 @@ class HmacKey final : public SignatureKey {
     if (signature.size() != 32) {
       return SignatureCheck::kMalformed;
     }
-    const Digest256 mac = hmacSha256({u8(secret_), secret_.size()}, data);
+    const Digest256 mac = prepared_.mac(data);
     return constantTimeEqual(mac, {u8(signature), signature.size()}) ? SignatureCheck::kValid
                                                                      : SignatureCheck::kInvalid;
   }
@@ -385,6 +386,7 @@ class HmacKey final : public SignatureKey {
 
  private:
   std::string secret_;
+  HmacSha256Key prepared_;  // keyed once: signing and verifying never re-key
 };
 
 // Returns the uncompressed P-256 point 04||x||y for the scalar `d`.

@@ -62,6 +62,25 @@ TEST(StrictJson, RecoversAfterAFailure) {
   EXPECT_EQ(ok->size(), 1u);
 }
 
+TEST(StrictJson, DuplicatesFoundWhicheverWayTheObjectIsChecked) {
+  // Small objects are checked name by name, large ones by sorting when they close: a repeat of
+  // the first or of a middle name is found on both sides of the switch, nested or not.
+  for (int members = 28; members <= 38; ++members) {
+    std::string object = "{";
+    for (int i = 0; i < members; ++i) {
+      object += (i ? ",\"" : "\"") + std::to_string(i) + "\":0";
+    }
+    EXPECT_TRUE(parse(object + "}")) << members;
+    EXPECT_EQ(parse(object + ",\"0\":1}").error(), VerifyError::kDuplicateMember) << members;
+    EXPECT_EQ(parse(object + ",\"" + std::to_string(members / 2) + "\":1}").error(),
+              VerifyError::kDuplicateMember)
+        << members;
+    EXPECT_EQ(parse("{\"x\":" + object + ",\"0\":1},\"y\":1}").error(),
+              VerifyError::kDuplicateMember)
+        << members;
+  }
+}
+
 TEST(StrictJson, ManyMembersStayFast) {
   std::string big = "{";
   for (int i = 0; i < 2000; ++i) {
