@@ -311,7 +311,21 @@ class ClientSession {
       rate_key_.assign(route.config.name);
       rate_key_.push_back('\x1f');
       rate_key_.append(client_address_);
-      const auto decision = shared_.rate_limits->consume(rate_key_, *route.config.rate_limit);
+      // The embedded store answers inline (no allocation, no hop); a remote one must not block
+      // this I/O thread, so the decision is awaited and resumes here.
+      store::RateDecision decision;
+      if (shared_.rate_limits->isRemote()) {
+        decision = co_await consumeRemote(*route.config.rate_limit);
+      } else {
+        decision = shared_.rate_limits->consume(rate_key_, *route.config.rate_limit);
+      }
+      if (decision.unavailable) {
+        // Fail closed (DESIGN decision 9): without a decision the limit cannot be vouched for.
+        auditRateLimitUnavailable();
+        co_return co_await respondError(503, "temporarily_unavailable",
+                                        "rate limiting is unavailable; retry later",
+                                        "Retry-After: 1\r\n");
+      }
       if (!decision.allowed) {
         worker_.metrics().route(route.index).rate_limited.add();
         const auto seconds = (decision.retry_after.count() + 999) / 1000;
@@ -469,6 +483,26 @@ class ClientSession {
       extra += "\r\n";
     }
     co_return co_await respond(response.status, response.content_type, response.body, extra);
+  }
+
+  // Asks a remote rate-limit store for rate_key_'s decision and resumes on this worker's thread
+  // (the store answers on its own).
+  Task<store::RateDecision> consumeRemote(const core::RateLimit& limit) {
+    using Token = asio::use_awaitable_t<Executor>;
+    Token token;
+    auto executor = worker_.executor();
+    // A raw pointer: the store lives as long as the server. (Copying the shared_ptr into the
+    // initiation lambda was destroyed twice by GCC 12's coroutine lowering.)
+    store::RateLimitStore* store = shared_.rate_limits.get();
+    const auto decision = co_await asio::async_initiate<Token, void(store::RateDecision)>(
+        [store, executor, &limit, this](auto completion) {
+          auto shared = std::make_shared<decltype(completion)>(std::move(completion));
+          store->consumeAsync(rate_key_, limit, [shared, executor](store::RateDecision decision) {
+            asio::post(executor, [shared, decision]() mutable { (*shared)(decision); });
+          });
+        },
+        token);
+    co_return decision;
   }
 
   // Runs the handler and resumes on this worker's thread whichever thread it answers from.
@@ -1308,6 +1342,11 @@ class ClientSession {
 
   void auditRateLimited(const Route& route) {
     decide(audit::EventType::kApiRateLimit, audit::Severity::kLow, audit::Outcome::kDenied, {});
+  }
+
+  void auditRateLimitUnavailable() {
+    decide(audit::EventType::kApiRateLimit, audit::Severity::kMedium, audit::Outcome::kError,
+           "rate_limit_store_unavailable");
   }
 
   Worker& worker_;
