@@ -5,10 +5,10 @@
 //   - staticKeySource(): a fixed set (tests, `bulwark token verify`);
 //   - FileJwksSource: an external issuer's JWKS from a file, re-read (rate-limited) when a
 //     token names an unknown kid — the way a provider's key rotation reaches us;
-//   - later, an HTTPS JWKS source for F2.7 with the same contract: onUnknownKid() starts a
-//     background refetch (rate-limited, at most one in flight) and returns false at once; the
-//     current request fails with unknown_kid and later ones see the new snapshot. It must not
-//     block the I/O thread that calls it.
+//   - RemoteJwksSource (remote_jwks_source.h): an external issuer's JWKS from a URL (F2.7):
+//     onUnknownKid() asks a fetch thread for a refetch (rate-limited, at most one pending) and
+//     returns false at once; the current request fails with unknown_kid and later ones see the
+//     new snapshot. It never blocks the I/O thread that calls it.
 
 #include <chrono>
 #include <filesystem>
