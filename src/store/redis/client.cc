@@ -160,6 +160,7 @@ class ClientImpl final : public RedisClient, public std::enable_shared_from_this
       sweep_.cancel();
       for (auto& connection : connections_) connection->stop();
       for (auto& connection : subscribers_) connection->stop();
+      takeSubmitted();  // fails them: stopping_ is set
       failWaiting("the Redis client is shutting down");
     });
     work_.reset();
@@ -219,7 +220,17 @@ class ClientImpl final : public RedisClient, public std::enable_shared_from_this
     cmd->args = std::move(args);
     cmd->done = std::move(done);
     cmd->deadline = SteadyClock::now() + commandBudget();
-    asio::post(io_, [this, cmd = std::move(cmd)]() mutable { dispatch(std::move(cmd)); });
+    // One post per batch rather than per command: under load the client thread takes many
+    // commands per wake-up (and writes them in one go).
+    bool first = false;
+    {
+      std::lock_guard lock(submit_mutex_);
+      first = submitted_.empty();
+      submitted_.push_back(std::move(cmd));
+    }
+    if (first) {
+      asio::post(io_, [this] { takeSubmitted(); });
+    }
   }
 
   Result<RedisReply> commandSync(std::vector<std::string> args, bool idempotent) override {
@@ -333,6 +344,11 @@ class ClientImpl final : public RedisClient, public std::enable_shared_from_this
     for (auto& cmd : waiting) dispatch(std::move(cmd));
   }
 
+  // A connection closed on purpose (shutdown, unsubscribe): not an error.
+  void connectionStopped(Connection& connection) {
+    if (!connection.isSubscriber()) connections_up_.fetch_sub(1, std::memory_order_relaxed);
+  }
+
   void connectionDown(Connection& connection, bool was_ready, const std::string& reason) {
     noteError(reason);
     if (connection.isSubscriber()) return;
@@ -372,6 +388,15 @@ class ClientImpl final : public RedisClient, public std::enable_shared_from_this
     const int attempts = std::max(1, config_.attempts);
     return attempts * config_.command_timeout +
            config_.retry_backoff * ((1 << std::min(attempts, 16)) - 1);
+  }
+
+  void takeSubmitted() {
+    std::vector<CommandPtr> batch;
+    {
+      std::lock_guard lock(submit_mutex_);
+      batch.swap(submitted_);
+    }
+    for (auto& cmd : batch) dispatch(std::move(cmd));
   }
 
   void failWaiting(std::string_view reason) {
@@ -415,6 +440,8 @@ class ClientImpl final : public RedisClient, public std::enable_shared_from_this
   std::vector<ConnectionPtr> connections_;
   std::vector<ConnectionPtr> subscribers_;
   std::deque<CommandPtr> waiting_;  // no connection ready yet
+  std::mutex submit_mutex_;         // commands handed over by other threads, not yet taken
+  std::vector<CommandPtr> submitted_;
   std::size_t next_ = 0;
   std::mt19937_64 jitter_;
 
@@ -460,7 +487,7 @@ void Connection::stop() {
   close("the Redis client is shutting down");
   backoff_.cancel();
   handOver("the Redis client is shutting down");
-  if (was_ready) client_.connectionDown(*this, true, "the Redis client is shutting down");
+  if (was_ready) client_.connectionStopped(*this);
   setSubscribed(false);
 }
 
