@@ -41,7 +41,6 @@ namespace fs = std::filesystem;
 constexpr std::chrono::milliseconds kSyncInterval{500};
 // Expired sessions and retired keys past their last token are removed this often.
 constexpr std::chrono::hours kPurgeInterval{1};
-// Clock skew accepted on exp/nbf/iat; the key ring keeps a retired key this much longer.
 // Auth request bodies are a few hundred bytes; this bounds what a client can make us parse.
 constexpr std::size_t kApiMaxBodyBytes = 64 * 1024;
 constexpr const char* kKeyRingManifest = "keyring.json";
@@ -50,15 +49,6 @@ fs::file_time_type modifiedTime(const fs::path& path) {
   std::error_code error;
   const auto time = fs::last_write_time(path, error);
   return error ? fs::file_time_type::min() : time;
-}
-
-template <class T>
-T opened(store::Result<T> result, const std::string& path) {
-  if (!result) {
-    throw std::runtime_error("cannot open the auth database " + path + ": " +
-                             result.error().message());
-  }
-  return std::move(*result);
 }
 
 }  // namespace
@@ -198,33 +188,13 @@ std::filesystem::path signingKeysDirectory(const core::Settings& settings) {
                                    : fs::path(settings.keys_dir);
 }
 
-AuthWiring buildAuth(const core::Settings& settings, audit::SinkPtr audit, core::Clock& clock) {
-  if (!settings.database_url.empty()) {
-    throw std::runtime_error(
-        "BULWARK_DATABASE_URL is set but only the embedded store (BULWARK_DATA_DIR) is "
-        "available so far; unset it");
-  }
-  if (!settings.redis_url.empty()) {
-    core::log(core::LogLevel::kWarn,
-              "BULWARK_REDIS_URL is set but revocations are not shared through Redis yet; they "
-              "reach the processes sharing this node's database file");
-  }
+AuthWiring buildAuth(const core::Settings& settings, const Backends& backends,
+                     audit::SinkPtr audit, core::Clock& clock) {
   const auth::AuthConfigs configs = auth::authConfigs(settings);
   crypto::Random& random = crypto::systemRandom();
-
-  std::error_code error;
-  fs::create_directories(settings.data_dir, error);
-  if (error) {
-    throw std::runtime_error("cannot create " + settings.data_dir + ": " + error.message());
-  }
-  ::chmod(settings.data_dir.c_str(), 0700);  // password hashes, sessions, keys
-
-  store::SqliteConfig sqlite;
-  sqlite.path = store::defaultSqlitePath(settings.data_dir);
-  auto users = opened(store::openSqliteUserStore(sqlite), sqlite.path);
-  auto session_store = opened(store::openSqliteSessionStore(sqlite), sqlite.path);
-  auto revocations =
-      opened(store::openSqliteRevocationStore(sqlite, clock.systemTime()), sqlite.path);
+  const auto& users = backends.users;
+  const auto& session_store = backends.sessions;
+  const auto& revocations = backends.revocations;
 
   jwt::KeyRingConfig ring_config;
   ring_config.directory = signingKeysDirectory(settings);
@@ -319,7 +289,8 @@ AuthWiring buildAuth(const core::Settings& settings, audit::SinkPtr audit, core:
              {"kid", signing != nullptr ? std::string_view(signing->kid) : "none"},
              {"sign_up", configs.accounts.open_sign_up ? "open" : "closed"},
              {"workers", std::to_string(configs.workers.threads)},
-             {"database", sqlite.path}});
+             {"accounts", backends.accounts_store},
+             {"revocations", backends.shared_state_store}});
   return wiring;
 }
 

@@ -1,11 +1,12 @@
 #pragma once
-// The auth service inside `bulwark serve` (SPEC F2): the embedded stores under the data
-// directory, the key ring, signer and verifier, the session and account services on their worker
+// The auth service inside `bulwark serve` (SPEC F2): on the stores of backends.h, the key ring, signer and verifier, the session and account services on their worker
 // pool, and what the gateway takes from them: the Authenticator for protected routes and the
 // JSON endpoints (/auth/, /.well-known/jwks.json, /admin/users/, /admin/keys/).
 //
 // A maintenance thread of its own keeps the node current: revocations written by other
-// processes on the same database are taken in every 500 ms (RevocationStore::sync), a key-ring
+// processes or nodes are taken in every 500 ms (RevocationStore::sync; with Redis they arrive by
+// pub/sub at once and sync confirms the feed), a lost revocation feed is recorded as a
+// SECURITY_INCIDENT, a key-ring
 // change made by `bulwark keys rotate` is loaded when the ring's manifest changes, and expired
 // sessions and retired keys are purged hourly.
 
@@ -15,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "app/backends.h"
 #include "audit/event.h"
 #include "auth/authenticator.h"
 #include "core/clock.h"
@@ -45,20 +47,22 @@ class AuthWiring {
   struct Runtime;  // the pool, the stores, the maintenance thread
 
  private:
-  friend AuthWiring buildAuth(const core::Settings&, audit::SinkPtr, core::Clock&);
+  friend AuthWiring buildAuth(const core::Settings&, const Backends&, audit::SinkPtr,
+                              core::Clock&);
   std::unique_ptr<Runtime> runtime_;
 };
 
 // The token signing key ring's directory: keys_dir, or <data_dir>/keys when it is empty.
 std::filesystem::path signingKeysDirectory(const core::Settings& settings);
 
-// Builds the auth service from validated settings: SQLite stores in <data_dir>/bulwark.db, the
-// key ring in <data_dir>/keys (an EdDSA key is generated, mode 0600, when it is empty), tokens
-// with iss token_issuer and aud token_audience; tokens of settings.external_issuers are accepted
-// too (each JWKS URL is fetched once before this returns, then on a thread of its own). `audit`
-// receives the services' events; `clock` must outlive the result. Starts the worker pool and the maintenance thread. Throws
-// std::runtime_error naming the problem (start-up only), e.g. an unreadable key file or a
-// database URL (only the embedded store exists so far).
-AuthWiring buildAuth(const core::Settings& settings, audit::SinkPtr audit, core::Clock& clock);
+// Builds the auth service from validated settings on `backends` (backends.h): the key ring in
+// signingKeysDirectory() (an EdDSA key is generated, mode 0600, when it is empty), tokens with
+// iss token_issuer and aud token_audience; tokens of settings.external_issuers are accepted too
+// (each JWKS URL is fetched once before this returns, then on a thread of its own). `audit`
+// receives the services' events; `clock` must outlive the result. Starts the worker pool and the
+// maintenance thread. Throws std::runtime_error naming the problem (start-up only), e.g. an
+// unreadable key file.
+AuthWiring buildAuth(const core::Settings& settings, const Backends& backends,
+                     audit::SinkPtr audit, core::Clock& clock);
 
 }  // namespace bulwark::app

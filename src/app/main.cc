@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
   auto* list = keys->add_subcommand("list", "list keys: kid alg status created retired until");
   auto* jwks = keys->add_subcommand("jwks", "print the published JWK Set");
 
-  auto* users = cli.add_subcommand("users", "administer accounts (embedded store)");
+  auto* users = cli.add_subcommand("users", "administer accounts (on the configured store)");
   users->require_subcommand(1);
   app::UsersOptions users_options;
   auto addUserCommand = [&](const char* name, const char* description) {

@@ -9,13 +9,13 @@
 #include "app/audit_setup.h"
 #include "app/audit_api.h"
 #include "app/auth_wiring.h"
+#include "app/backends.h"
 #include "audit/event.h"
 #include "audit/incident.h"
 #include "audit/writer.h"
 #include "detect/block_list.h"
 #include "core/log.h"
 #include "gateway/server.h"
-#include "store/rate_limit_store.h"
 
 namespace bulwark::app {
 namespace {
@@ -126,17 +126,25 @@ int runServe(const core::SettingSources& sources) {
               settings->audit_durability == core::AuditDurability::kSync ? "sync" : "async"},
              {"forward_secure", settings->audit_forward_secure ? "on" : "off"},
              {"last_seq", std::to_string(audit_sink->stats().last_seq)}});
-  // Auth (SPEC F2): declared before the server, so it outlives it (see the shutdown below).
+  // The stores (embedded, or PostgreSQL + Redis shared with other nodes), then auth (SPEC F2),
+  // declared before the server so that they outlive it (see the shutdown below).
+  Backends backends;
+  try {
+    backends = openBackends(*settings, core::realClock());
+  } catch (const std::exception& e) {
+    std::cerr << "bulwark: cannot start: " << e.what() << "\n";
+    return 1;
+  }
   AuthWiring auth;
   try {
-    auth = buildAuth(*settings, audit_sink, core::realClock());
+    auth = buildAuth(*settings, backends, audit_sink, core::realClock());
   } catch (const std::exception& e) {
     std::cerr << "bulwark: cannot start: auth: " << e.what() << "\n";
     return 1;
   }
   gateway::ServerDeps deps;
   deps.audit = audit_sink;
-  deps.rate_limits = store::makeMemoryRateLimitStore(core::realClock());
+  deps.rate_limits = backends.rate_limits;
   deps.authenticator = auth.authenticator;
   deps.api_mounts = auth.api_mounts;
   deps.metrics_sections.push_back(auth.metrics);

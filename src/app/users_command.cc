@@ -1,21 +1,17 @@
 #include "app/users_command.h"
 
 #include <sodium.h>
-#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
-#include <filesystem>
 #include <iostream>
 #include <optional>
 
 #include "app/audit_setup.h"
+#include "app/backends.h"
 #include "audit/writer.h"
 #include "auth/account_service.h"
 #include "auth/settings.h"
-#include "store/revocation_store.h"
-#include "store/session_store.h"
-#include "store/user_store.h"
 
 namespace bulwark::app {
 namespace {
@@ -46,26 +42,11 @@ std::unique_ptr<Accounts> open(const core::SettingSources& sources, std::ostream
     return nullptr;
   }
   const core::Settings& settings = loaded.settings;
-  if (!settings.database_url.empty()) {
-    err << "bulwark users: only the embedded store (BULWARK_DATA_DIR) is supported so far; unset "
-           "BULWARK_DATABASE_URL to administer it\n";
-    return nullptr;
-  }
-  std::error_code error;
-  std::filesystem::create_directories(settings.data_dir, error);
-  if (error) {
-    err << "bulwark users: cannot create " << settings.data_dir << ": " << error.message() << "\n";
-    return nullptr;
-  }
-  ::chmod(settings.data_dir.c_str(), 0700);  // holds password hashes and sessions
-
-  store::SqliteConfig sqlite;
-  sqlite.path = store::defaultSqlitePath(settings.data_dir);
-  auto users = store::openSqliteUserStore(sqlite);
-  auto sessions = store::openSqliteSessionStore(sqlite);
-  auto revocations = store::openSqliteRevocationStore(sqlite, core::realClock().systemTime());
-  if (!users || !sessions || !revocations) {
-    err << "bulwark users: cannot open " << sqlite.path << "\n";
+  Backends backends;
+  try {
+    backends = openBackends(settings, core::realClock());
+  } catch (const std::exception& e) {
+    err << "bulwark users: " << e.what() << "\n";
     return nullptr;
   }
   auto trail = openCommandAuditTrail(settings, core::realClock());
@@ -80,12 +61,13 @@ std::unique_ptr<Accounts> open(const core::SettingSources& sources, std::ostream
   try {
     // No issuer: this tool never mints tokens, it only creates accounts and revokes.
     auto session_service = auth::SessionService::create(
-        configs.sessions, {*sessions, *users, *revocations, nullptr, audit}, core::realClock(),
+        configs.sessions, {backends.sessions, backends.users, backends.revocations, nullptr, audit}, core::realClock(),
         crypto::systemRandom());
     auto lockout = std::make_shared<auth::Lockout>(configs.lockout, core::realClock());
     auto service = auth::AccountService::create(
         configs.accounts,
-        {*users, auth::makeArgon2idHasher(configs.password_hash), lockout, session_service, audit},
+        {backends.users, auth::makeArgon2idHasher(configs.password_hash), lockout, session_service,
+         audit},
         core::realClock(), crypto::systemRandom());
     accounts->service = std::move(service);
     return accounts;

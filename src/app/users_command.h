@@ -1,8 +1,8 @@
 #pragma once
 // `bulwark users add NAME [--role R]...` and `bulwark users lock|unlock NAME` (SPEC F7.1): account
-// administration on the embedded store (<data_dir>/bulwark.db), through the same account service
-// the gateway uses (same username rules, argon2id parameters, audit events, and locking revokes
-// every session and access token of the account).
+// administration on the configured store (backends.h: SQLite or PostgreSQL), through the same
+// account service the gateway uses (same username rules, argon2id parameters, audit events, and
+// locking revokes every session and access token of the account).
 
 #include <iosfwd>
 #include <string>
