@@ -165,6 +165,9 @@ struct IncidentEngine::Impl {
         break;
       }
       case EventType::kAccessDenied:
+        // Only denials the client earned count; a refusal for our own outage (outcome ERROR)
+        // must not get every client blocked.
+        if (event.outcome != Outcome::kDenied) break;
         if (const auto count = denied_address.add(event.client_address, now, evicted)) {
           responder->blockAddress(event.client_address, config.block_duration,
                                   "access_denied_burst");

@@ -386,12 +386,12 @@ class ClientSession {
     std::string_view token = authorization.substr(7);
     while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
     if (!shared_.authenticator) {
-      auditAccess(route, false, "authenticator_unavailable");
+      auditUnavailable("authenticator_unavailable");
       return Refusal{503, "temporarily_unavailable", "authentication is unavailable", {}};
     }
     auto outcome = shared_.authenticator->authenticate(token);
     if (outcome.status == auth::AuthStatus::kUnavailable) {
-      auditAccess(route, false, outcome.reason.empty() ? "unavailable" : outcome.reason);
+      auditUnavailable(outcome.reason.empty() ? "unavailable" : outcome.reason);
       return Refusal{503, "temporarily_unavailable", "authentication is unavailable", {}};
     }
     if (outcome.status == auth::AuthStatus::kAuthenticated &&
@@ -1328,6 +1328,14 @@ class ClientSession {
     event.client_address = peer_;
     event.details = {{"reason", std::string(reason)}};
     shared_.audit->record(std::move(event));
+  }
+
+  // Refused because we cannot decide (revocation state or auth store unavailable: fail closed).
+  // Outcome ERROR, not DENIED: the client did nothing wrong, so incident rules counting denials
+  // per address must not block it for our outage.
+  void auditUnavailable(std::string_view reason) {
+    decide(audit::EventType::kAccessDenied, audit::Severity::kHigh, audit::Outcome::kError,
+           reason);
   }
 
   void auditAccess(const Route& route, bool granted, std::string_view reason) {

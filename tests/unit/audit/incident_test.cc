@@ -150,14 +150,18 @@ TEST_F(IncidentTest, ZeroThresholdTurnsARuleOff) {
   EXPECT_EQ(sink_.count(EventType::kSecurityIncident), 0);
 }
 
+Event accessDenied(std::string address, Outcome outcome = Outcome::kDenied) {
+  Event event = testing::makeEvent(EventType::kAccessDenied, "x", std::move(address));
+  event.outcome = outcome;
+  return event;
+}
+
 TEST_F(IncidentTest, AccessDeniedBurstAndAttackSourcesBlockTheAddress) {
-  for (int i = 0; i < 3; ++i)
-    feed(testing::makeEvent(EventType::kAccessDenied, "x", "198.51.100.1"));
+  for (int i = 0; i < 3; ++i) feed(accessDenied("198.51.100.1"));
   clock_.advance(11s);
-  for (int i = 0; i < 3; ++i)
-    feed(testing::makeEvent(EventType::kAccessDenied, "x", "198.51.100.1"));
+  for (int i = 0; i < 3; ++i) feed(accessDenied("198.51.100.1"));
   EXPECT_EQ(sink_.count(EventType::kSecurityIncident), 0);  // never 4 within 10 s
-  feed(testing::makeEvent(EventType::kAccessDenied, "x", "198.51.100.1"));
+  feed(accessDenied("198.51.100.1"));
   ASSERT_EQ(sink_.count(EventType::kSecurityIncident), 1);
   EXPECT_EQ(detail(sink_.events().back(), "rule"), "access_denied_burst");
 
@@ -169,6 +173,14 @@ TEST_F(IncidentTest, AccessDeniedBurstAndAttackSourcesBlockTheAddress) {
   EXPECT_EQ(detail(sink_.events().back(), "rule"), "attack_source");
   EXPECT_EQ(detail(sink_.events().back(), "key"), "192.0.2.7");
   EXPECT_EQ(engine_.stats().blocks, 2u);
+}
+
+TEST_F(IncidentTest, RefusalsForOurOwnOutageNeverBlockTheClient) {
+  // 503s while the revocation state is unavailable are ACCESS_DENIED with outcome ERROR: a
+  // client retrying through our outage did nothing wrong.
+  for (int i = 0; i < 50; ++i) feed(accessDenied("198.51.100.9", Outcome::kError));
+  EXPECT_EQ(sink_.count(EventType::kSecurityIncident), 0);
+  EXPECT_EQ(engine_.stats().blocks, 0u);
 }
 
 TEST_F(IncidentTest, TrackedKeysAreBounded) {
