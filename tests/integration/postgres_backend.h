@@ -70,6 +70,11 @@ class PostgresBackend {
   PostgresBackend() : schema_(uniqueSchema()) {
     if (requireServices()) {
       pool_ = openPool();
+      if (!pool_) {
+        // A fatal failure from the fixture's constructor: gtest then skips the test body, which
+        // would otherwise run on null stores.
+        [] { FAIL() << "cannot open the PostgreSQL pool"; }();
+      }
     }
   }
   ~PostgresBackend() {
