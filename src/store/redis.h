@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "store/error.h"
+#include "store/lockout_store.h"
 #include "store/rate_limit_store.h"
 #include "store/revocation_store.h"
 
@@ -138,5 +139,10 @@ std::string redactRedisUrl(std::string_view url);
 // by Redis' clock, each bucket expiring once it would be full again. consumeAsync() never blocks;
 // consume() blocks (worker threads only). When Redis cannot answer the decision is `unavailable`.
 RateLimitStorePtr makeRedisRateLimitStore(RedisClientPtr client);
+
+// Failed-login counters shared by every node: "<prefix>lock:<a|i>:<key>" hashes, each updated by
+// one script on Redis' clock and expiring when it would be forgotten (quiet time, never while
+// locked).
+LockoutStorePtr makeRedisLockoutStore(RedisClientPtr client);
 
 }  // namespace bulwark::store
