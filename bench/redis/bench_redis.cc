@@ -8,6 +8,8 @@
 //
 //   bench_redis [--seconds N]
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -18,8 +20,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <unistd.h>
 
 #include "store/redis.h"
 
@@ -156,8 +156,8 @@ int main(int argc, char** argv) {
   // Clean up this run's keys.
   std::string cursor = "0";
   for (int step = 0; step < 100'000; ++step) {
-    auto page = client->commandSync(
-        {"SCAN", cursor, "MATCH", config.key_prefix + "*", "COUNT", "1000"});
+    auto page =
+        client->commandSync({"SCAN", cursor, "MATCH", config.key_prefix + "*", "COUNT", "1000"});
     if (!page || page->elements.size() != 2) break;
     cursor = page->elements[0].text;
     for (const auto& key : page->elements[1].elements) (void)client->commandSync({"DEL", key.text});

@@ -17,9 +17,9 @@ namespace bulwark::store {
 enum class LockoutKind : std::uint8_t { kAccount, kAddress };
 
 struct LockoutRule {
-  std::uint32_t threshold = 5;                   // failures before the key locks
-  std::chrono::milliseconds base_delay{30'000};  // the first lockout
-  std::chrono::milliseconds max_delay{900'000};  // the longest
+  std::uint32_t threshold = 5;                        // failures before the key locks
+  std::chrono::milliseconds base_delay{30'000};       // the first lockout
+  std::chrono::milliseconds max_delay{900'000};       // the longest
   std::chrono::milliseconds forget_after{3'600'000};  // quiet time (and no lock) that clears it
 };
 

@@ -31,14 +31,14 @@ struct RedisConfig {
   // rediss://[user:]password@host[:port][/db] (TLS), or redis://… for development only. The
   // password is percent-decoded; the user defaults to Redis' "default".
   std::string url;
-  std::string ca_file;  // PEM CAs that verify the server; empty = the system's CA store
+  std::string ca_file;        // PEM CAs that verify the server; empty = the system's CA store
   std::size_t pool_size = 4;  // command connections; commands are pipelined on each
   std::chrono::milliseconds command_timeout{1'000};  // longest wait for one reply
   std::chrono::milliseconds connect_timeout{2'000};  // TCP + TLS + AUTH, per attempt
   // Tries per command (and per connection at start-up). A command is only repeated when that is
   // safe: it was never written, or it is idempotent.
   int attempts = 3;
-  std::chrono::milliseconds retry_backoff{50};            // first retry; doubles each time
+  std::chrono::milliseconds retry_backoff{50};             // first retry; doubles each time
   std::chrono::milliseconds reconnect_backoff_max{2'000};  // background reconnects, capped
   std::string key_prefix = "bulwark:";  // every key and channel the stores use starts with it
   std::string client_name = "bulwark";  // CLIENT SETNAME, to tell nodes apart in CLIENT LIST

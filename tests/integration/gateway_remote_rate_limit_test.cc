@@ -167,13 +167,13 @@ TEST(RedisGatewayRateLimit, TwoGatewaysShareABucketAndFailClosedWhileRedisIsDown
     auto refused = client_a.roundTrip(request);
     EXPECT_EQ(refused.status, 503);
     EXPECT_NE(refused.body.find("temporarily_unavailable"), std::string::npos);
-    EXPECT_EQ(gateway_a.audit().count(audit::EventType::kApiRateLimit,
-                                      "rate_limit_store_unavailable"),
-              1);
+    EXPECT_EQ(
+        gateway_a.audit().count(audit::EventType::kApiRateLimit, "rate_limit_store_unavailable"),
+        1);
   }
   // Redis is back (empty: it keeps nothing on disk); the limiter recovers by itself.
-  EXPECT_TRUE(store::testing::eventually(
-      [&] { return client_b.roundTrip(request).status == 200; }, 10s));
+  EXPECT_TRUE(
+      store::testing::eventually([&] { return client_b.roundTrip(request).status == 200; }, 10s));
   store::testing::deleteKeysUnder(*node_a, config.key_prefix);
 }
 

@@ -75,8 +75,8 @@ TEST_F(RedisClientTest, RunsCommandsOverVerifiedTls) {
 }
 
 TEST_F(RedisClientTest, VerifiesAnIpAddressAgainstTheCertificate) {
-  config_.url = "rediss://bulwark:" + services_.redis_password + "@127.0.0.1:" +
-                std::to_string(services_.redis_port) + "/0";
+  config_.url = "rediss://bulwark:" + services_.redis_password +
+                "@127.0.0.1:" + std::to_string(services_.redis_port) + "/0";
   auto client = connectOrFail(config_);
   ASSERT_TRUE(client);
   EXPECT_TRUE(client->commandSync({"PING"}));
@@ -122,16 +122,16 @@ TEST_F(RedisClientTest, RefusesAServerCertificateFromAnotherCa) {
 
 TEST_F(RedisClientTest, RefusesAWrongPasswordWithoutRepeatingIt) {
   const std::string wrong = "Wrong-Password-Nobody-Uses-42";
-  config_.url = "rediss://bulwark:" + wrong + "@localhost:" +
-                std::to_string(services_.redis_port) + "/0";
+  config_.url =
+      "rediss://bulwark:" + wrong + "@localhost:" + std::to_string(services_.redis_port) + "/0";
   const auto reason = refusal(config_);
   EXPECT_NE(reason.find("refused AUTH"), std::string::npos) << reason;
   EXPECT_EQ(reason.find(wrong), std::string::npos) << reason;
 }
 
 TEST_F(RedisClientTest, RefusesPlaintextToTheTlsPort) {
-  config_.url = "redis://bulwark:" + services_.redis_password + "@localhost:" +
-                std::to_string(services_.redis_port) + "/0";
+  config_.url = "redis://bulwark:" + services_.redis_password +
+                "@localhost:" + std::to_string(services_.redis_port) + "/0";
   config_.connect_timeout = milliseconds(1'000);
   const auto reason = refusal(config_);
   EXPECT_FALSE(reason.empty());

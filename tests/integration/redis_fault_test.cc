@@ -54,8 +54,8 @@ TEST(RedisFaults, StopAndStartRedis) {
     ASSERT_TRUE(services.control("stop-redis"));
 
     // A budget: every attempt's timeout plus the backoffs, and a margin for a loaded machine.
-    const auto budget = config.attempts * (config.command_timeout + config.retry_backoff * 4) +
-                        seconds(2);
+    const auto budget =
+        config.attempts * (config.command_timeout + config.retry_backoff * 4) + seconds(2);
     auto started = steady_clock::now();
     auto pong = client->commandSync({"PING"});
     EXPECT_FALSE(pong);
@@ -75,8 +75,8 @@ TEST(RedisFaults, StopAndStartRedis) {
     EXPECT_TRUE(eventually([&] { return !revocations->isCurrent(); }, seconds(5)));
     EXPECT_FALSE(revocations->sync(now));
     // The revoking node still applies what it could not share.
-    const auto revoked = revocations->revoke({RevocationKind::kToken, "during-outage", {},
-                                              now + std::chrono::minutes(5)});
+    const auto revoked = revocations->revoke(
+        {RevocationKind::kToken, "during-outage", {}, now + std::chrono::minutes(5)});
     EXPECT_FALSE(revoked);
     EXPECT_TRUE(revocations->isRevoked("during-outage", "", "", now));
     EXPECT_FALSE(revocations->isCurrent());

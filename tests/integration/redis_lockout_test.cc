@@ -75,7 +75,8 @@ TEST_F(RedisLockoutTest, ALockedCounterLivesAtLeastAsLongAsItsLock) {
   }
   EXPECT_GT(pttl("lock:i:10.0.0.9"), milliseconds(seconds(55)).count());
   EXPECT_LE(pttl("lock:i:10.0.0.9"), milliseconds(seconds(60)).count());
-  for (const auto& key : keysUnder(*node_a_, prefix_)) EXPECT_GT(pttl(key.substr(prefix_.size())), 0);
+  for (const auto& key : keysUnder(*node_a_, prefix_))
+    EXPECT_GT(pttl(key.substr(prefix_.size())), 0);
 }
 
 TEST_F(RedisLockoutTest, ASuccessDoesNotEndALockoutButAnUnlockDoes) {

@@ -33,19 +33,21 @@ TEST_F(RedisRateLimitTest, RefusesTheRequestAfterTheBurstWithARetryAfter) {
   auto limiter = makeRedisRateLimitStore(node_a_);
   EXPECT_TRUE(limiter->isRemote());
   const core::RateLimit limit{0.5, 5};  // one token every 2 s, burst 5
+  const std::string client = std::string("route\x1f") + "10.0.0.1";
+  const std::string other_client = std::string("route\x1f") + "10.0.0.2";
   for (int i = 0; i < 5; ++i) {
-    const auto decision = limiter->consume("route\x1f" "10.0.0.1", limit);
+    const auto decision = limiter->consume(client, limit);
     EXPECT_TRUE(decision.allowed) << i;
     EXPECT_FALSE(decision.unavailable);
   }
-  const auto refused = limiter->consume("route\x1f" "10.0.0.1", limit);
+  const auto refused = limiter->consume(client, limit);
   EXPECT_FALSE(refused.allowed);
   EXPECT_FALSE(refused.unavailable);
   EXPECT_GT(refused.retry_after, milliseconds(1'000));
   EXPECT_LE(refused.retry_after, milliseconds(2'000));
-  EXPECT_TRUE(limiter->consume("route\x1f" "10.0.0.2", limit).allowed);  // another client
+  EXPECT_TRUE(limiter->consume(other_client, limit).allowed);
 
-  auto ttl = node_a_->commandSync({"PTTL", prefix_ + "rl:route\x1f" "10.0.0.1"});
+  auto ttl = node_a_->commandSync({"PTTL", prefix_ + "rl:" + client});
   ASSERT_TRUE(ttl);
   EXPECT_GT(ttl->integer, 8'000);  // empty: 5 tokens at 0.5/s = 10 s to refill
   EXPECT_LE(ttl->integer, 10'000);

@@ -50,8 +50,8 @@ TEST_F(RedisRevocationTest, ARevocationOnOneNodeReachesTheOtherWithinASecond) {
   EXPECT_TRUE(eventually([&] { return b->isRevoked("jti-1", "", "", now_); }, seconds(1)));
 
   ASSERT_TRUE(b->revoke({RevocationKind::kUser, "user-7", now_, now_ + minutes(15)}));
-  EXPECT_TRUE(eventually([&] { return a->isRevoked("", "", "user-7", now_ - seconds(1)); },
-                         seconds(1)));
+  EXPECT_TRUE(
+      eventually([&] { return a->isRevoked("", "", "user-7", now_ - seconds(1)); }, seconds(1)));
   EXPECT_FALSE(a->isRevoked("", "", "user-7", now_));
 
   // A node opened later loads what is already there.
@@ -69,9 +69,9 @@ TEST_F(RedisRevocationTest, AResyncHealsAMissedMessage) {
   ASSERT_TRUE(third);
   const auto expires_ms =
       std::chrono::duration_cast<milliseconds>((now_ + minutes(10)).time_since_epoch()).count();
-  ASSERT_TRUE(third->commandSync({"SET", prefix_ + "rev:s:missed-session",
-                                  "0 " + std::to_string(expires_ms), "PXAT",
-                                  std::to_string(expires_ms)}));
+  ASSERT_TRUE(
+      third->commandSync({"SET", prefix_ + "rev:s:missed-session",
+                          "0 " + std::to_string(expires_ms), "PXAT", std::to_string(expires_ms)}));
 
   auto synced = b->sync(now_ + seconds(1));  // before the interval: not reloaded yet
   ASSERT_TRUE(synced);
@@ -106,8 +106,9 @@ TEST_F(RedisRevocationTest, EveryKeyItWritesExpiresWithItsEntry) {
   EXPECT_GT(user_ttl->integer, milliseconds(seconds(50)).count());  // the later expiry won
   const auto not_before_ms =
       std::chrono::duration_cast<milliseconds>(now_.time_since_epoch()).count();
-  EXPECT_TRUE(node_a_->commandSync({"GET", prefix_ + "rev:u:u"})->text.starts_with(
-      std::to_string(not_before_ms) + " "));  // and the later not-before
+  EXPECT_TRUE(
+      node_a_->commandSync({"GET", prefix_ + "rev:u:u"})
+          ->text.starts_with(std::to_string(not_before_ms) + " "));  // and the later not-before
 }
 
 }  // namespace

@@ -118,8 +118,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   redis::ReplyReader reader_;
   std::array<char, kReadChunk> read_buffer_{};
   std::string write_buffer_;
-  std::deque<CommandPtr> outbox_;    // queued, not yet written
-  std::deque<CommandPtr> inflight_;  // written (or being written), awaiting replies in order
+  std::deque<CommandPtr> outbox_;           // queued, not yet written
+  std::deque<CommandPtr> inflight_;         // written (or being written), awaiting replies in order
   std::optional<std::string> lost_reason_;  // why close() was called, kept over "aborted"
   SteadyClock::time_point connect_deadline_{};
 
@@ -203,7 +203,8 @@ class ClientImpl final : public RedisClient, public std::enable_shared_from_this
   // Waits for the first connection, or for every pooled connection to fail `attempts` times.
   bool awaitFirstConnection(std::string& reason) {
     std::unique_lock lock(startup_mutex_);
-    const auto bound = config_.attempts * (config_.connect_timeout + config_.reconnect_backoff_max) + 1s;
+    const auto bound =
+        config_.attempts * (config_.connect_timeout + config_.reconnect_backoff_max) + 1s;
     const bool settled = startup_changed_.wait_for(lock, bound, [this] {
       return first_ready_ || startup_failures_ >= std::max(1, config_.attempts);
     });
@@ -241,17 +242,14 @@ class ClientImpl final : public RedisClient, public std::enable_shared_from_this
     auto answer = promise->get_future();
     command(
         std::move(args),
-        [promise](Result<RedisReply> reply) { promise->set_value(std::move(reply)); },
-        idempotent);
+        [promise](Result<RedisReply> reply) { promise->set_value(std::move(reply)); }, idempotent);
     return answer.get();  // bounded: the sweep fails every command past its deadline
   }
 
   RedisSubscriptionPtr subscribe(std::string channel, MessageHandler on_message,
                                  StateHandler on_state) override;
 
-  bool onClientThread() const override {
-    return thread_id_.load() == std::this_thread::get_id();
-  }
+  bool onClientThread() const override { return thread_id_.load() == std::this_thread::get_id(); }
 
   RedisStats stats() const override {
     RedisStats s;
@@ -364,9 +362,10 @@ class ClientImpl final : public RedisClient, public std::enable_shared_from_this
 
   // Exponential backoff from `base`, capped, with jitter (so nodes do not reconnect in step).
   SteadyClock::duration backoff(int step, std::chrono::milliseconds base) {
-    const auto capped = std::min<std::int64_t>(
-        config_.reconnect_backoff_max.count(), base.count() << std::min(step, 16));
-    std::uniform_int_distribution<std::int64_t> spread(capped / 2, std::max<std::int64_t>(1, capped));
+    const auto capped = std::min<std::int64_t>(config_.reconnect_backoff_max.count(),
+                                               base.count() << std::min(step, 16));
+    std::uniform_int_distribution<std::int64_t> spread(capped / 2,
+                                                       std::max<std::int64_t>(1, capped));
     return std::chrono::milliseconds(spread(jitter_));
   }
 
@@ -468,17 +467,17 @@ Connection::Connection(ClientImpl& client, Kind kind, std::size_t index)
       backoff_(client.io()) {}
 
 void Connection::start() {
-  asio::co_spawn(client_.io(), [self = shared_from_this()] { return self->run(); },
-                 [](std::exception_ptr error) {
-                   if (error) {
-                     try {
-                       std::rethrow_exception(error);
-                     } catch (const std::exception& e) {
-                       core::log(core::LogLevel::kError, "redis connection stopped",
-                                 {{"error", e.what()}});
-                     }
-                   }
-                 });
+  asio::co_spawn(
+      client_.io(), [self = shared_from_this()] { return self->run(); },
+      [](std::exception_ptr error) {
+        if (error) {
+          try {
+            std::rethrow_exception(error);
+          } catch (const std::exception& e) {
+            core::log(core::LogLevel::kError, "redis connection stopped", {{"error", e.what()}});
+          }
+        }
+      });
 }
 
 void Connection::stop() {
@@ -558,7 +557,8 @@ asio::awaitable<void> Connection::run() {
     } else {
       ++failures_;
     }
-    if (failure.empty()) failure = lost_reason_.value_or("Redis connection to " + where() + " lost");
+    if (failure.empty())
+      failure = lost_reason_.value_or("Redis connection to " + where() + " lost");
     close(failure);
     if (state_ == State::kStopped) break;
     state_ = State::kDown;
@@ -644,9 +644,9 @@ asio::awaitable<std::string> Connection::establish() {
       if (!reply) break;
       if (reply->isError()) {
         // The server's text (e.g. WRONGPASS …) names no secret; redacted all the same.
-        co_return redis::redact("Redis at " + where() + " refused " + names[answered] + ": " +
-                                    reply->text,
-                                endpoint.password);
+        co_return redis::redact(
+            "Redis at " + where() + " refused " + names[answered] + ": " + reply->text,
+            endpoint.password);
       }
       ++answered;
     }

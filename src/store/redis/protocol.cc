@@ -98,9 +98,8 @@ std::optional<RedisEndpoint> parseRedisUrl(std::string_view url, std::string* er
     authority.remove_prefix(at + 1);
     const auto colon = userinfo.find(':');
     auto user = percentDecode(userinfo.substr(0, colon));
-    auto password = colon == std::string_view::npos
-                        ? std::optional<std::string>(std::string())
-                        : percentDecode(userinfo.substr(colon + 1));
+    auto password = colon == std::string_view::npos ? std::optional<std::string>(std::string())
+                                                    : percentDecode(userinfo.substr(colon + 1));
     if (!user || !password) return fail("the Redis URL has a malformed user or password");
     if (colon == std::string_view::npos) {
       endpoint.password = std::move(*user);  // redis://secret@host: a lone part is the password
@@ -155,8 +154,8 @@ void appendCommand(std::string& out, const std::vector<std::string>& args) {
     lengths.push_back(arg.size());
   }
   char* encoded = nullptr;
-  const int length = redisFormatCommandArgv(&encoded, static_cast<int>(args.size()), argv.data(),
-                                            lengths.data());
+  const int length =
+      redisFormatCommandArgv(&encoded, static_cast<int>(args.size()), argv.data(), lengths.data());
   if (length > 0 && encoded != nullptr) out.append(encoded, static_cast<std::size_t>(length));
   redisFreeCommand(encoded);
 }
@@ -165,7 +164,7 @@ bool isIdempotent(const std::vector<std::string>& args) {
   if (args.empty()) return false;
   const std::string name = upper(args[0]);
   static constexpr std::string_view kReadOnly[] = {
-      "GET", "MGET", "EXISTS", "PTTL", "TTL", "SCAN", "TIME", "PING",
+      "GET",  "MGET",    "EXISTS",   "PTTL",      "TTL",  "SCAN",       "TIME",   "PING",
       "HGET", "HGETALL", "SMEMBERS", "SISMEMBER", "ECHO", "EVALSHA_RO", "EVAL_RO"};
   for (auto known : kReadOnly) {
     if (name == known) return true;

@@ -16,7 +16,7 @@ namespace bulwark::store::redis {
 // The parts of a redis:// or rediss:// URL.
 struct RedisEndpoint {
   bool tls = true;
-  std::string host;      // without brackets for IPv6
+  std::string host;  // without brackets for IPv6
   std::uint16_t port = 6379;
   std::string user;      // empty: AUTH <password> (the "default" user)
   std::string password;  // empty: no AUTH

@@ -83,16 +83,16 @@ class RedisRateLimitStore final : public RateLimitStore,
     std::string bucket;
     bucket.reserve(bucket_prefix_.size() + key.size());
     bucket.append(bucket_prefix_).append(key);
-    bucketScript().run(
-        *client_, {std::move(bucket)}, {number(limit.tokens_per_second), number(limit.burst)},
-        /*idempotent=*/false,
-        [self = weak_from_this(), done = std::move(done)](Result<RedisReply> reply) {
-          auto decision = decide(reply);
-          if (decision.unavailable) {
-            if (auto store = self.lock()) store->noteFailure(reply);
-          }
-          done(decision);
-        });
+    bucketScript().run(*client_, {std::move(bucket)},
+                       {number(limit.tokens_per_second), number(limit.burst)},
+                       /*idempotent=*/false,
+                       [self = weak_from_this(), done = std::move(done)](Result<RedisReply> reply) {
+                         auto decision = decide(reply);
+                         if (decision.unavailable) {
+                           if (auto store = self.lock()) store->noteFailure(reply);
+                         }
+                         done(decision);
+                       });
   }
 
   bool isRemote() const override { return true; }
@@ -115,7 +115,7 @@ class RedisRateLimitStore final : public RateLimitStore,
   void noteFailure(const Result<RedisReply>& reply) {
     const auto failures = failures_.fetch_add(1, std::memory_order_relaxed);
     if (failures % 1024 != 0) return;
-    const std::string why = !reply              ? client_->lastError()
+    const std::string why = !reply             ? client_->lastError()
                             : reply->isError() ? reply->text
                                                : std::string("unexpected reply");
     core::log(core::LogLevel::kWarn, "redis rate limiter cannot decide; refusing requests",

@@ -127,8 +127,8 @@ struct Feed {
   RevocationSet set;
   std::atomic<bool> current{false};
   std::atomic<bool> needs_reload{true};
-  std::atomic<std::uint64_t> losses{0};    // subscriptions lost so far
-  std::atomic<std::size_t> received{0};    // entries taken in from messages since the last sync
+  std::atomic<std::uint64_t> losses{0};     // subscriptions lost so far
+  std::atomic<std::size_t> received{0};     // entries taken in from messages since the last sync
   std::atomic<std::uint64_t> malformed{0};  // messages that were not ours to read
   std::mutex mutex;
   std::condition_variable subscribed;
@@ -274,8 +274,7 @@ class RedisRevocationStore final : public RevocationStore {
       if (cursor == "0") break;
     }
     last_reload_ = now;
-    if (feed_->losses.load(std::memory_order_acquire) == losses &&
-        subscription_->isSubscribed()) {
+    if (feed_->losses.load(std::memory_order_acquire) == losses && subscription_->isSubscribed()) {
       feed_->current.store(true, std::memory_order_release);
     } else {
       feed_->needs_reload.store(true, std::memory_order_release);

@@ -33,9 +33,8 @@ std::vector<std::string> Script::command(std::string_view verb, const std::strin
   return out;
 }
 
-void Script::run(RedisClient& client, std::vector<std::string> keys,
-                 std::vector<std::string> args, bool idempotent,
-                 RedisClient::Callback done) const {
+void Script::run(RedisClient& client, std::vector<std::string> keys, std::vector<std::string> args,
+                 bool idempotent, RedisClient::Callback done) const {
   auto by_sha = command("EVALSHA", sha1_, keys, args);
   // NOSCRIPT means the script did not run, so sending it in full cannot apply it twice. The
   // client outlives every callback it runs, so a raw pointer is enough.

@@ -28,9 +28,9 @@ TEST(StoreRedisProtocol, ParsesUrls) {
   EXPECT_EQ(lone->port, 6379);
   EXPECT_EQ(lone->db, 0);
 
-  for (const char* bad : {"http://h", "rediss://", "rediss://u:Secret-1@h:0", "rediss://h:99999",
-                          "rediss://u:Secret-1@h/x", "rediss://h/0?ssl=1", "rediss://[::1",
-                          "rediss://u:%zz@h"}) {
+  for (const char* bad :
+       {"http://h", "rediss://", "rediss://u:Secret-1@h:0", "rediss://h:99999",
+        "rediss://u:Secret-1@h/x", "rediss://h/0?ssl=1", "rediss://[::1", "rediss://u:%zz@h"}) {
     error.clear();
     EXPECT_FALSE(parseRedisUrl(bad, &error)) << bad;
     EXPECT_FALSE(error.empty()) << bad;
