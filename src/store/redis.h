@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/config.h"
 #include "store/error.h"
 #include "store/lockout_store.h"
 #include "store/rate_limit_store.h"
@@ -114,6 +115,10 @@ class RedisClient {
 // Shared by the stores built on it. Release the last reference on another thread than the
 // client's (its destructor joins that thread).
 using RedisClientPtr = std::shared_ptr<RedisClient>;
+
+// The client settings of `settings` (redis_url, redis_ca_file, redis_pool_size, redis_timeout,
+// redis_key_prefix); the rest keep RedisConfig's defaults.
+RedisConfig redisConfigFrom(const core::Settings& settings);
 
 // Connects the pool: returns once a first connection is up (TLS verified, AUTH, SELECT, CLIENT
 // SETNAME done), the others connecting in the background. kInvalidArgument for a malformed URL or

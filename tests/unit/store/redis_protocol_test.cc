@@ -77,6 +77,21 @@ TEST(StoreRedisProtocol, EncodesAndDecodesResp) {
   EXPECT_FALSE(error.empty());
 }
 
+TEST(StoreRedisProtocol, TakesTheClientSettingsFromTheConfiguration) {
+  core::Settings settings;
+  settings.redis_url = "rediss://u:p@h:1/2";
+  settings.redis_ca_file = "/etc/ca.pem";
+  settings.redis_pool_size = 7;
+  settings.redis_timeout = std::chrono::milliseconds(250);
+  settings.redis_key_prefix = "tenant-a:";
+  const auto config = redisConfigFrom(settings);
+  EXPECT_EQ(config.url, settings.redis_url);
+  EXPECT_EQ(config.ca_file, "/etc/ca.pem");
+  EXPECT_EQ(config.pool_size, 7u);
+  EXPECT_EQ(config.command_timeout, std::chrono::milliseconds(250));
+  EXPECT_EQ(config.key_prefix, "tenant-a:");
+}
+
 TEST(StoreRedisProtocol, RepeatsOnlyIdempotentCommands) {
   EXPECT_TRUE(isIdempotent({"get", "k"}));
   EXPECT_TRUE(isIdempotent({"SCAN", "0"}));
