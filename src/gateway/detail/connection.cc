@@ -729,7 +729,11 @@ class ClientSession {
   Task<bool> awaitDurable(std::uint64_t seq) {
     auto token = asio::as_tuple(asio::use_awaitable_t<Executor>{});
     auto executor = worker_.executor();
-    auto sink = shared_.audit;
+    // A raw pointer, not a shared_ptr copy: GCC 12 destroys the initiation lambda (a temporary
+    // inside the co_await) twice, and a captured shared_ptr then releases one reference too
+    // many (valgrind: the sink freed while its owner still held it). shared_.audit outlives
+    // every connection, and the lambda uses the sink only while async_initiate runs.
+    audit::Sink* sink = shared_.audit.get();
     auto [ec] = co_await asio::async_initiate<decltype(token), void(boost::system::error_code)>(
         [sink, seq, executor](auto completion) {
           auto shared = std::make_shared<decltype(completion)>(std::move(completion));
