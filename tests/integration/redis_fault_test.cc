@@ -64,6 +64,10 @@ TEST(RedisFaults, StopAndStartRedis) {
     }
     EXPECT_LT(steady_clock::now() - started, budget);
     EXPECT_FALSE(client->lastError().empty());
+    // Known down now: further commands fail at once instead of holding their caller.
+    started = steady_clock::now();
+    EXPECT_FALSE(client->commandSync({"PING"}));
+    EXPECT_LT(steady_clock::now() - started, config.command_timeout);
     EXPECT_EQ(client->lastError().find(services.redis_password), std::string::npos);
 
     started = steady_clock::now();

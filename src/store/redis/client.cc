@@ -79,6 +79,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::size_t load() const { return outbox_.size() + inflight_.size(); }
   std::size_t index() const { return index_; }
   bool isSubscriber() const { return kind_ == Kind::kSubscriber; }
+  // Consecutive failed attempts to (re)connect; zero once up.
+  int failures() const { return failures_; }
   // Queues a command on a ready command connection.
   void send(CommandPtr command);
   // Enforces this connection's deadlines.
@@ -306,6 +308,10 @@ class ClientImpl final : public RedisClient, public std::enable_shared_from_this
       }
     }
     if (best == nullptr) {
+      if (unreachable()) {
+        fail(std::move(cmd), lastError());
+        return;
+      }
       waiting_.push_back(std::move(cmd));
       return;
     }
@@ -351,6 +357,7 @@ class ClientImpl final : public RedisClient, public std::enable_shared_from_this
     noteError(reason);
     if (connection.isSubscriber()) return;
     if (was_ready) connections_up_.fetch_sub(1, std::memory_order_relaxed);
+    if (unreachable()) failWaiting(reason);
     if (connection.index() != 0) return;  // start-up counts the attempts of one connection
     {
       std::lock_guard lock(startup_mutex_);
@@ -382,6 +389,17 @@ class ClientImpl final : public RedisClient, public std::enable_shared_from_this
   }
 
  private:
+  // True when no pooled connection is up and each has failed to reconnect at least once: Redis
+  // is down, so commands fail at once (the gateway answers 503 without holding requests for the
+  // whole retry budget) until a connection is back. A brief loss is still ridden out: commands
+  // wait while the first reconnection attempts are running.
+  bool unreachable() const {
+    for (const auto& connection : connections_) {
+      if (connection->ready() || connection->failures() == 0) return false;
+    }
+    return true;
+  }
+
   // How long a command may take in all: every attempt's timeout plus the backoffs between them.
   SteadyClock::duration commandBudget() const {
     const int attempts = std::max(1, config_.attempts);
