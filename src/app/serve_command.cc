@@ -9,6 +9,7 @@
 #include "app/audit_setup.h"
 #include "app/audit_api.h"
 #include "app/auth_wiring.h"
+#include "app/backend_status.h"
 #include "app/backends.h"
 #include "audit/event.h"
 #include "audit/incident.h"
@@ -148,6 +149,10 @@ int runServe(const core::SettingSources& sources) {
   deps.authenticator = auth.authenticator;
   deps.api_mounts = auth.api_mounts;
   deps.metrics_sections.push_back(auth.metrics);
+  for (auto& section : backendMetrics(backends, audit_sink)) {
+    deps.metrics_sections.push_back(std::move(section));
+  }
+  deps.readiness = backendReadiness(backends, audit_sink);
   deps.blocked_addresses = blocked_addresses;
   // GET /admin/audit/events (F3.5), for administrators authenticated like any protected route.
   auto audit_api = makeAuditApi({audit_dir}, audit_sink, auth.authenticator, core::realClock());

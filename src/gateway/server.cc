@@ -68,6 +68,7 @@ class ServerImpl final : public Server {
     shared_.authenticator = deps.authenticator;
     shared_.api_mounts = deps.api_mounts;
     shared_.blocked_addresses = deps.blocked_addresses;
+    shared_.readiness = deps.readiness;
     shared_.clock = deps.clock;
     shared_.upstream_endpoints = resolveUpstreams(*shared_.routes);
     shared_.upstream_up = std::make_unique<std::atomic<int>[]>(shared_.upstream_endpoints.size());

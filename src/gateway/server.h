@@ -23,6 +23,18 @@
 
 namespace bulwark::gateway {
 
+// One component /readyz reports on (a store, the audit writer). `check` runs on an I/O thread at
+// each probe: it must only read a snapshot (no I/O). A component that is not ready makes /readyz
+// answer 503.
+struct ReadinessCheck {
+  struct State {
+    bool ready = true;
+    std::string json;  // the component's JSON object, e.g. {"status":"ok","open":3}
+  };
+  std::string name;
+  std::function<State()> check;
+};
+
 struct ServerDeps {
   audit::SinkPtr audit;                  // every security decision goes here
   store::RateLimitStorePtr rate_limits;  // per-route, per-client buckets
@@ -37,6 +49,8 @@ struct ServerDeps {
   detect::BlockListPtr blocked_addresses;
   // Other components' counters (Prometheus text), appended to /metrics on each scrape.
   std::vector<std::function<std::string()>> metrics_sections;
+  // Further /readyz components, after the gateway's own.
+  std::vector<ReadinessCheck> readiness;
 };
 
 class Server {

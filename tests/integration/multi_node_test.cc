@@ -292,11 +292,27 @@ TEST_F(MultiNodeTest, RedisDownFailsClosedWithAnIncidentAndRecovers) {
   const std::string access = str(tokens, "access_token");
   ASSERT_EQ(b_.send("GET", "/api/x", "", access).status, 200);
 
+  auto ready = b_.send("GET", "/readyz", "");
+  EXPECT_EQ(ready.status, 200) << ready.body;
+  for (const char* component : {"\"database\":{\"status\":\"ok\"", "\"redis\":{\"status\":\"ok\"",
+                                "\"revocations\":{\"status\":\"ok\"", "\"audit\":{\"status\":\"ok\""}) {
+    EXPECT_NE(ready.body.find(component), std::string::npos) << component << " in " << ready.body;
+  }
+  const auto metrics = b_.send("GET", "/metrics", "");
+  for (const char* metric : {"\nbulwark_db_pool_open ", "\nbulwark_redis_connections_up ",
+                             "\nbulwark_audit_durable_seq "}) {
+    EXPECT_NE(metrics.body.find(metric), std::string::npos) << metric;
+  }
+
   ASSERT_TRUE(services_.control("stop-redis"));
   const auto refused = waitForStatus(b_, access, 503, 10s);
+  const auto not_ready = b_.send("GET", "/readyz", "");
   const bool restarted = services_.control("start-redis");
   ASSERT_TRUE(restarted) << "could not restart Redis";
   ASSERT_TRUE(refused.has_value()) << "protected route not refused while Redis was down";
+  EXPECT_EQ(not_ready.status, 503) << not_ready.body;
+  EXPECT_NE(not_ready.body.find("\"revocations\":{\"status\":\"unavailable\""), std::string::npos)
+      << not_ready.body;
   // Recovers by itself: the feed resubscribes and resyncs.
   ASSERT_TRUE(waitForStatus(b_, access, 200, 20s).has_value())
       << "node B did not recover after Redis came back: " << b_.process->stderrText();

@@ -576,24 +576,37 @@ class ClientSession {
     if (path == "/healthz") {
       body = R"({"status":"ok"})";
     } else if (path == "/readyz") {
-      const bool draining = shared_.draining.load(std::memory_order_relaxed);
-      status = draining ? 503 : 200;
-      body = draining ? R"({"status":"draining","components":{)" : R"({"status":"ready","components":{)";
-      body += R"("listener":{"status":)";
-      body += draining ? R"("draining"})" : R"("ok"})";
-      body += R"(,"audit":{"status":"ok"},"rate_limits":{"status":"ok","buckets":)";
-      appendNumber(body, shared_.rate_limits->size());
-      body += R"(},"upstreams":{)";
+      bool ready = !shared_.draining.load(std::memory_order_relaxed);
+      std::string components = R"("listener":{"status":)";
+      components += ready ? R"("ok"})" : R"("draining"})";
+      components += R"(,"rate_limits":{"status":"ok","buckets":)";
+      appendNumber(components, shared_.rate_limits->size());
+      components += R"(},"upstreams":{)";
       const auto& upstreams = shared_.routes->upstreams();
       for (std::size_t u = 0; u < upstreams.size(); ++u) {
-        if (u > 0) body += ',';
-        core::appendJsonString(body, upstreams[u].authority());
-        body += ':';
-        body += shared_.upstream_up[u].load(std::memory_order_relaxed) != 0
-                    ? R"({"status":"ok"})"
-                    : R"({"status":"unreachable"})";
+        if (u > 0) components += ',';
+        core::appendJsonString(components, upstreams[u].authority());
+        components += ':';
+        components += shared_.upstream_up[u].load(std::memory_order_relaxed) != 0
+                          ? R"({"status":"ok"})"
+                          : R"({"status":"unreachable"})";
       }
-      body += "}}}";
+      components += '}';
+      for (const auto& component : shared_.readiness) {
+        const auto state = component.check();
+        ready = ready && state.ready;
+        components += ',';
+        core::appendJsonString(components, component.name);
+        components += ':';
+        components += state.json;
+      }
+      const bool draining = shared_.draining.load(std::memory_order_relaxed);
+      status = ready ? 200 : 503;
+      body = ready ? R"({"status":"ready","components":{)"
+                   : draining ? R"({"status":"draining","components":{)"
+                              : R"({"status":"not_ready","components":{)";
+      body += components;
+      body += "}}";
     } else {
       body = shared_.metrics->render();
       content_type = "text/plain; version=0.0.4; charset=utf-8";

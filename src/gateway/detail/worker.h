@@ -22,6 +22,7 @@
 #include "gateway/metrics.h"
 #include "gateway/request_id.h"
 #include "gateway/route_table.h"
+#include "gateway/server.h"
 #include "http/message_head.h"
 #include "store/rate_limit_store.h"
 
@@ -40,6 +41,7 @@ struct Shared {
   auth::AuthenticatorPtr authenticator;
   std::vector<http::ApiMount> api_mounts;
   detect::BlockListPtr blocked_addresses;
+  std::vector<ReadinessCheck> readiness;
   const core::Clock* clock = nullptr;
   std::unique_ptr<asio::ssl::context> tls;  // set when the listener speaks TLS
   std::vector<std::vector<asio::ip::tcp::endpoint>> upstream_endpoints;  // per upstream
