@@ -15,13 +15,12 @@ namespace detail {
 namespace {
 
 const std::vector<std::string_view> kIssuerKeys = {
-    "issuer", "audiences", "jwks", "ca_file", "typ", "roles_claim", "refetch_interval",
-    "refresh_interval"};
+    "issuer",           "audiences",       "jwks", "ca_file", "typ", "roles_claim",
+    "refetch_interval", "refresh_interval"};
 
 bool hasControl(std::string_view text) {
-  return std::any_of(text.begin(), text.end(), [](char c) {
-    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
-  });
+  return std::any_of(text.begin(), text.end(),
+                     [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
 }
 
 // What is wrong with a JWKS URL, or nullopt. http:// is accepted here only to a loopback IP
@@ -101,7 +100,7 @@ class IssuerReader {
 
   // The string value of `node`, or nullopt after reporting that it is not one.
   std::optional<std::string> stringValue(std::string_view key, const toml::node& node,
-                                    const std::string& where, std::string_view example) {
+                                         const std::string& where, std::string_view example) {
     if (const auto* text = node.as_string()) {
       return std::string(trim(text->get()));
     }
@@ -112,7 +111,8 @@ class IssuerReader {
   void readKey(std::string_view key, const toml::node& node) {
     const std::string where = " (line " + std::to_string(node.source().begin.line) + ")";
     if (key == "issuer") {
-      if (auto text = stringValue(key, node, where, "issuer = \"https://idp.example/realms/main\"")) {
+      if (auto text =
+              stringValue(key, node, where, "issuer = \"https://idp.example/realms/main\"")) {
         if (text->empty() || hasControl(*text)) {
           report(key, "must be the provider's exact, non-empty `iss` value" + where,
                  "copy `issuer` from the provider's /.well-known/openid-configuration");
@@ -139,8 +139,8 @@ class IssuerReader {
       readTyp(node, where);
     } else if (key == "roles_claim") {
       if (auto text = stringValue(key, node, where, "roles_claim = \"roles\"")) {
-        static const std::vector<std::string_view> kRegistered = {
-            "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid"};
+        static const std::vector<std::string_view> kRegistered = {"iss", "sub", "aud", "exp",
+                                                                  "nbf", "iat", "jti", "sid"};
         if (text->empty() || hasControl(*text) ||
             std::find(kRegistered.begin(), kRegistered.end(), *text) != kRegistered.end()) {
           report(key, quoted(*text) + " is not a claim that can hold roles" + where,
@@ -226,7 +226,8 @@ class IssuerReader {
                     std::chrono::milliseconds& out) {
     const std::string range = formatDuration(min) + " to " + formatDuration(max);
     std::chrono::milliseconds value{-1};
-    if (const auto* text = node.as_string(); text != nullptr && !parseDuration(text->get(), value)) {
+    if (const auto* text = node.as_string();
+        text != nullptr && !parseDuration(text->get(), value)) {
       value = std::chrono::milliseconds{-1};
     } else if (const auto* seconds = node.as_integer();
                seconds != nullptr && seconds->get() >= 0 && seconds->get() <= 366 * 86400) {
@@ -270,11 +271,11 @@ void checkExternalIssuers(const Settings& settings, const SettingNames& names,
     const ExternalIssuerConfig& issuer = settings.external_issuers[i];
     const std::string setting = "external_issuer[" + std::to_string(i + 1) + "].issuer";
     if (issuer.issuer == settings.token_issuer) {
-      problems.push_back(
-          {setting,
-           quoted(issuer.issuer) + " is this gateway's own " + names("token_issuer") +
-               "; its tokens are verified with its own keys only",
-           "give the provider its own issuer, or change " + names("token_issuer")});
+      problems.push_back({setting,
+                          quoted(issuer.issuer) + " is this gateway's own " +
+                              names("token_issuer") +
+                              "; its tokens are verified with its own keys only",
+                          "give the provider its own issuer, or change " + names("token_issuer")});
     }
     const auto [it, inserted] = seen.try_emplace(issuer.issuer, i + 1);
     if (!inserted) {
