@@ -2,6 +2,9 @@
 // connection must be refused (wrong CA, wrong password, plaintext) with a reason that says why
 // and never carries the password.
 
+#include <netdb.h>
+#include <unistd.h>
+
 #include <future>
 #include <thread>
 
@@ -118,6 +121,41 @@ TEST_F(RedisClientTest, RefusesAServerCertificateFromAnotherCa) {
   EXPECT_NE(reason.find("TLS handshake"), std::string::npos) << reason;
   EXPECT_NE(reason.find("not trusted"), std::string::npos) << reason;
   EXPECT_NE(reason.find("localhost:" + std::to_string(services_.redis_port)), std::string::npos);
+}
+
+// A name of this machine that resolves to the loopback address Redis listens on but is not in
+// its certificate (which names localhost, 127.0.0.1 and ::1); empty when there is none.
+std::string loopbackAliasNotInTheCertificate() {
+  char hostname[256] = {};
+  ::gethostname(hostname, sizeof hostname - 1);
+  for (std::string name : {std::string(hostname), std::string("ip6-localhost"),
+                           std::string("ip6-loopback"), std::string("localhost.localdomain")}) {
+    if (name.empty() || name == "localhost") continue;
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    if (::getaddrinfo(name.c_str(), nullptr, &hints, &found) != 0) continue;
+    bool loopback = false;
+    for (auto* a = found; a != nullptr; a = a->ai_next) {
+      char text[64] = {};
+      ::getnameinfo(a->ai_addr, a->ai_addrlen, text, sizeof text, nullptr, 0, NI_NUMERICHOST);
+      loopback = loopback || std::string(text) == "127.0.0.1" || std::string(text) == "::1";
+    }
+    ::freeaddrinfo(found);
+    if (loopback) return name;
+  }
+  return {};
+}
+
+TEST_F(RedisClientTest, RefusesACertificateForAnotherName) {
+  const std::string alias = loopbackAliasNotInTheCertificate();
+  if (alias.empty()) {
+    GTEST_SKIP() << "no other name of this machine resolves to 127.0.0.1 or ::1";
+  }
+  config_.url = "rediss://bulwark:" + services_.redis_password + "@" + alias + ":" +
+                std::to_string(services_.redis_port) + "/0";
+  const auto reason = refusal(config_);
+  EXPECT_NE(reason.find("not trusted"), std::string::npos) << reason;
 }
 
 TEST_F(RedisClientTest, RefusesAWrongPasswordWithoutRepeatingIt) {
