@@ -6,11 +6,13 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 
 #include "audit/detail/line_reader.h"
 #include "audit/record.h"
+#include "audit/store.h"
 
 namespace bulwark::audit {
 namespace {
@@ -26,20 +28,49 @@ struct Line {
   std::uint64_t line_number = 0;
 };
 
-// Reads the lines of all segments in order. A fragment after a segment's last '\n' is returned
-// once, as an incomplete line.
+// Where a scanner stands: segment, byte offset and line number for files; for a store, the
+// seq its cursor reads from next (line_number) — rows are ordered by their seq column.
+struct Position {
+  std::size_t segment = 0;
+  std::uint64_t offset = 0;
+  std::uint64_t line_number = 0;
+};
+
+// Reads the trail's lines in order; the verifier keeps a second one to look ahead.
 class Scanner {
  public:
-  explicit Scanner(const std::vector<SegmentFile>& segments) : segments_(segments) {}
+  virtual ~Scanner() = default;
+  virtual Result<void> start(const Position& position) = 0;
+  // The next line, or nullopt at the end. The text stays valid until the next call.
+  virtual Result<std::optional<Line>> next() = 0;
+  // Where the line next() returns next starts.
+  virtual Position position() const = 0;
+};
 
-  Result<void> start(std::size_t segment, std::uint64_t offset, std::uint64_t line_number) {
-    segment_ = segment;
+// What the verifier reads: the segment files of a directory, or a store's cursor.
+class Source {
+ public:
+  virtual ~Source() = default;
+  virtual std::unique_ptr<Scanner> scanner() const = 0;
+  virtual std::size_t segments() const = 0;
+  virtual std::string path(std::size_t segment) const = 0;
+  virtual std::string name() const = 0;  // the trail, when it has no segment
+};
+
+// Reads the lines of all segments in order. A fragment after a segment's last '\n' is returned
+// once, as an incomplete line.
+class SegmentScanner final : public Scanner {
+ public:
+  explicit SegmentScanner(const std::vector<SegmentFile>& segments) : segments_(segments) {}
+
+  Result<void> start(const Position& position) override {
+    segment_ = position.segment;
     fragment_returned_ = false;
     if (segment_ >= segments_.size()) return {};
-    return reader_.open(segments_[segment_].path, offset, line_number);
+    return reader_.open(segments_[segment_].path, position.offset, position.line_number);
   }
 
-  Result<std::optional<Line>> next() {
+  Result<std::optional<Line>> next() override {
     while (segment_ < segments_.size()) {
       auto line = reader_.next();
       if (!line) return line.error();
@@ -60,15 +91,77 @@ class Scanner {
     return std::optional<Line>();
   }
 
-  std::size_t segment() const { return segment_; }
-  std::uint64_t offset() const { return reader_.offset(); }
-  std::uint64_t lineNumber() const { return reader_.lineNumber(); }
+  Position position() const override {
+    return Position{segment_, reader_.offset(), reader_.lineNumber()};
+  }
 
  private:
   const std::vector<SegmentFile>& segments_;
   std::size_t segment_ = 0;
   LineReader reader_;
   bool fragment_returned_ = false;
+};
+
+class SegmentSource final : public Source {
+ public:
+  SegmentSource(std::vector<SegmentFile> segments, std::string directory)
+      : segments_(std::move(segments)), directory_(std::move(directory)) {}
+  std::unique_ptr<Scanner> scanner() const override {
+    return std::make_unique<SegmentScanner>(segments_);
+  }
+  std::size_t segments() const override { return segments_.size(); }
+  std::string path(std::size_t segment) const override { return segments_[segment].path; }
+  std::string name() const override { return directory_; }
+
+ private:
+  std::vector<SegmentFile> segments_;
+  std::string directory_;
+};
+
+// A store's records through its cursor (one "segment": the store's location). The line number
+// reported is the record's position in the store (the seq column for PostgreSQL).
+class CursorScanner final : public Scanner {
+ public:
+  explicit CursorScanner(const Store& store) : store_(store) {}
+
+  Result<void> start(const Position& position) override {
+    from_ = std::max<std::uint64_t>(position.line_number, 1);
+    auto cursor = store_.read(from_);
+    if (!cursor) return cursor.error();
+    cursor_ = std::move(*cursor);
+    return {};
+  }
+
+  Result<std::optional<Line>> next() override {
+    auto record = cursor_->next();
+    if (!record) return record.error();
+    if (!*record) return std::optional<Line>();
+    // A row whose seq cannot be told (0) keeps the cursor's position: start() from here would
+    // return it again, which is what the look-ahead needs.
+    if ((*record)->seq != 0) from_ = (*record)->seq + 1;
+    return std::optional<Line>(Line{(*record)->line, true, 0, (*record)->line_number});
+  }
+
+  Position position() const override { return Position{0, 0, from_}; }
+
+ private:
+  const Store& store_;
+  CursorPtr cursor_;
+  std::uint64_t from_ = 1;
+};
+
+class StoreSource final : public Source {
+ public:
+  explicit StoreSource(const Store& store) : store_(store) {}
+  std::unique_ptr<Scanner> scanner() const override {
+    return std::make_unique<CursorScanner>(store_);
+  }
+  std::size_t segments() const override { return 1; }
+  std::string path(std::size_t) const override { return store_.describe(); }
+  std::string name() const override { return store_.describe(); }
+
+ private:
+  const Store& store_;
 };
 
 // Keys by kid, each moved forward to the epoch last asked for.
@@ -136,23 +229,21 @@ bool macMatches(crypto::HmacSha256& mac, const crypto::Digest256& prev, const Re
 
 class Verifier {
  public:
-  Verifier(const VerifyOptions& options, const std::vector<SegmentFile>& segments)
-      : options_(options), segments_(segments), keys_(*options.keys) {}
+  Verifier(const VerifyOptions& options, const Source& source)
+      : options_(options), source_(source), keys_(*options.keys) {}
 
   Result<VerifyReport> run() {
-    report_.segments = segments_.size();
-    Scanner scanner(segments_);
-    if (auto started = scanner.start(0, 0, 0); !started) return started.error();
+    report_.segments = source_.segments();
+    auto scanner = source_.scanner();
+    if (auto started = scanner->start(Position{}); !started) return started.error();
     for (;;) {
       // Where the line about to be read starts, for the look-ahead scanner.
-      const std::size_t segment = scanner.segment();
-      const std::uint64_t offset = scanner.offset();
-      const std::uint64_t line_number = scanner.lineNumber();
-      auto next = scanner.next();
+      const Position position = scanner->position();
+      auto next = scanner->next();
       if (!next) return next.error();
       if (!*next) break;
       const Line line = **next;
-      const bool last_segment = line.segment + 1 == segments_.size();
+      const bool last_segment = line.segment + 1 == source_.segments();
       RecordHeader header;
       const bool parsed = parseRecordHeader(line.text, header);
       if (!line.complete) {
@@ -176,14 +267,15 @@ class Verifier {
         if (auto problem = accept(line, header)) return finish(std::move(*problem));
         continue;
       }
-      auto finding = classify(line, parsed ? &header : nullptr, segment, offset, line_number);
+      auto finding = classify(line, parsed ? &header : nullptr, position);
       if (!finding) return finding.error();
       return finish(std::move(*finding));
     }
     if (options_.checkpoint && report_.last_seq < options_.checkpoint->seq) {
       Finding finding;
       finding.kind = Damage::kTruncated;
-      finding.file = segments_.empty() ? options_.directory : segments_[last_segment_].path;
+      finding.file =
+          source_.segments() == 0 ? source_.name() : source_.path(last_segment_);
       finding.line = last_line_;
       finding.seq = report_.last_seq;
       finding.detail = "the trail ends at seq " + std::to_string(report_.last_seq) +
@@ -200,7 +292,7 @@ class Verifier {
   }
 
  private:
-  std::string path(const Line& line) const { return segments_[line.segment].path; }
+  std::string path(const Line& line) const { return source_.path(line.segment); }
 
   // True when `header` is the next record of the chain and its MAC verifies.
   bool extends(const RecordHeader& header) {
@@ -278,32 +370,31 @@ class Verifier {
 
   // Reads up to `count` lines after the bad line, calling `visit` for each until it returns true.
   template <class Visit>
-  Result<bool> lookAhead(std::size_t segment, std::uint64_t offset, std::uint64_t line_number,
-                         std::size_t count, Visit visit) {
-    Scanner ahead(segments_);
-    if (auto started = ahead.start(segment, offset, line_number); !started) {
+  Result<bool> lookAhead(const Position& position, std::size_t count, Visit visit) {
+    auto ahead = source_.scanner();
+    if (auto started = ahead->start(position); !started) {
       return started.error();
     }
     // Skip the bad line itself.
-    auto skipped = ahead.next();
+    auto skipped = ahead->next();
     if (!skipped) return skipped.error();
     for (std::size_t i = 0; i < count; ++i) {
-      auto next = ahead.next();
+      auto next = ahead->next();
       if (!next) return next.error();
       if (!*next) break;
       Peek peek;
       peek.present = true;
       peek.text.assign((*next)->text);
       peek.parsed = (*next)->complete && parseRecordHeader(peek.text, peek.header);
-      peek.file = segments_[(*next)->segment].path;
+      peek.file = source_.path((*next)->segment);
       peek.line = (*next)->line_number;
       if (visit(peek)) return true;
     }
     return false;
   }
 
-  Result<Finding> classify(const Line& line, const RecordHeader* header, std::size_t segment,
-                           std::uint64_t offset, std::uint64_t line_number) {
+  Result<Finding> classify(const Line& line, const RecordHeader* header,
+                           const Position& position) {
     Finding finding;
     finding.file = path(line);
     finding.line = line.line_number;
@@ -312,7 +403,7 @@ class Verifier {
     // Does the line after this one carry on the chain as if this line were not there?
     bool next_extends = false;
     bool next_is_following = false;  // the next line is genuine and has seq == expected + 1
-    auto looked = lookAhead(segment, offset, line_number, 1, [&](Peek& peek) {
+    auto looked = lookAhead(position, 1, [&](Peek& peek) {
       if (peek.parsed) {
         next_extends = extends(peek.header);
         next_is_following = peek.header.seq == expected_ + 1 && genuine(peek.header);
@@ -374,7 +465,7 @@ class Verifier {
         // Missing records: do they turn up later (reordered) or not at all (deleted)?
         std::string found_at;
         auto searched =
-            lookAhead(segment, offset, line_number, options_.lookahead, [&](Peek& peek) {
+            lookAhead(position, options_.lookahead, [&](Peek& peek) {
               if (peek.parsed && peek.header.seq == expected_ && genuine(peek.header)) {
                 found_at = peek.file + ":" + std::to_string(peek.line);
                 return true;
@@ -427,7 +518,7 @@ class Verifier {
   }
 
   const VerifyOptions& options_;
-  const std::vector<SegmentFile>& segments_;
+  const Source& source_;
   KeyCache keys_;
   VerifyReport report_;
   std::uint64_t expected_ = 1;
@@ -525,15 +616,21 @@ Result<VerifyReport> verifyTrail(const VerifyOptions& options) {
   if (options.keys == nullptr || options.keys->empty()) {
     return auditError(Errc::kBadKey, "no audit key to verify with");
   }
-  auto segments = detail::listSegments(options.directory);
-  if (!segments) return segments.error();
-  if (segments->empty()) {
-    std::error_code ec;
-    if (!std::filesystem::is_directory(options.directory, ec)) {
-      return systemError(ENOENT, "no audit trail at " + options.directory);
+  std::unique_ptr<Source> source;
+  if (options.store != nullptr) {
+    source = std::make_unique<StoreSource>(*options.store);
+  } else {
+    auto segments = detail::listSegments(options.directory);
+    if (!segments) return segments.error();
+    if (segments->empty()) {
+      std::error_code ec;
+      if (!std::filesystem::is_directory(options.directory, ec)) {
+        return systemError(ENOENT, "no audit trail at " + options.directory);
+      }
     }
+    source = std::make_unique<SegmentSource>(std::move(*segments), options.directory);
   }
-  Verifier verifier(options, *segments);
+  Verifier verifier(options, *source);
   auto report = verifier.run();
   if (report && options.checkpoint && !options.checkpoint->node.empty() && !report->node.empty() &&
       options.checkpoint->node != report->node) {

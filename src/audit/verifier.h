@@ -59,8 +59,14 @@ struct ExternalCheckpoint {
 // (optionally "node"). A record line is authenticated with `keys` when given.
 Result<ExternalCheckpoint> parseExternalCheckpoint(std::string_view text, const KeyRing* keys);
 
+class Store;
+
 struct VerifyOptions {
   std::string directory;  // one node's trail directory (segment files)
+  // Reads the trail through this store's cursor instead (e.g. PostgreSQL) when not null; the
+  // finding's file is then the store's describe() ("postgres:<node>") and its line the
+  // record's position there (PostgreSQL: its seq column). Not owned.
+  const Store* store = nullptr;
   const KeyRing* keys = nullptr;
   std::optional<ExternalCheckpoint> checkpoint;
   // Lines looked at after a bad record to tell reordered/inserted from deleted/modified.
@@ -91,7 +97,7 @@ struct VerifyReport {
   bool intact() const { return !finding.has_value(); }
 };
 
-// Verifies the trail in `options.directory`. An error only for I/O problems (unreadable
+// Verifies the trail in `options.store`, else in `options.directory`. An error only for I/O problems (unreadable
 // directory or file) and missing keys; damage is a Finding in the report.
 Result<VerifyReport> verifyTrail(const VerifyOptions& options);
 
