@@ -131,34 +131,31 @@ class PostgresStore final : public Store {
       return {};
     }
     std::lock_guard lock(mutex_);
-    if (!owner_) {
+    if (!opened_) {
       return auditError(Errc::kClosed, "audit store (PostgreSQL): not open");
     }
     const std::string payload = copyPayload(node_, batch);
     for (int attempt = 0;; ++attempt) {
+      if (!owner_) {
+        // The connection died (in this call, or in an earlier one whose reconnect failed: the
+        // writer retries the same batch until the server is back), and with it our lock.
+        auto present = reown(batch);
+        if (!present) {
+          return present.error();
+        }
+        if (*present) {
+          return {};  // it had committed
+        }
+      }
       if (copy(payload)) {
         return {};
       }
-      if (owner_ && owner_->reusable()) {
+      if (owner_->reusable()) {
         // The server refused the rows (a duplicate seq, …): nothing was written.
         return unavailable("append refused: " + pool_->impl().pool->scrub(copy_error_));
       }
-      // The connection died, and with it our lock. Take both again, then look: the COPY either
-      // committed entirely or not at all, and as the owner we can tell which.
       owner_.reset();
-      if (auto owned = own(); !owned) {
-        return owned.error();
-      }
-      auto last = owner_->exec(kLastRecord, Params().text(node_));
-      if (!last) {
-        return unavailable("cannot read the tail after a reconnect");
-      }
-      const auto last_seq =
-          last->size() == 1 ? static_cast<std::uint64_t>(last->integer(0, 0).value_or(0)) : 0;
-      if (last_seq >= batch.records.back().seq) {
-        return {};  // it had committed
-      }
-      if (last_seq >= batch.records.front().seq || attempt > 0) {
+      if (attempt > 0) {
         return unavailable("append failed twice: " + pool_->impl().pool->scrub(copy_error_));
       }
     }
@@ -172,6 +169,7 @@ class PostgresStore final : public Store {
       (void)owner_->exec(kUnlock, Params().text(node_));
     }
     owner_.reset();
+    opened_ = false;
   }
 
   Result<CursorPtr> read(std::uint64_t from_seq) const override {
@@ -192,6 +190,30 @@ class PostgresStore final : public Store {
   std::string describe() const override { return "postgres:" + node_; }
 
  private:
+  // Takes the connection and the node's lock again, then looks at the tail: a COPY commits
+  // entirely or not at all, and as the owner we can tell which. Returns true when `batch` is
+  // already stored. Under mutex_; on failure owner_ stays empty (the next append tries again).
+  Result<bool> reown(const Batch& batch) {
+    if (auto owned = own(); !owned) {
+      return owned.error();
+    }
+    auto last = owner_->exec(kLastRecord, Params().text(node_));
+    if (!last) {
+      owner_.reset();
+      return unavailable("cannot read the tail after a reconnect");
+    }
+    const auto last_seq =
+        last->size() == 1 ? static_cast<std::uint64_t>(last->integer(0, 0).value_or(0)) : 0;
+    if (last_seq >= batch.records.back().seq) {
+      return true;
+    }
+    if (last_seq >= batch.records.front().seq) {
+      return unavailable("part of a batch is stored (seq " + std::to_string(last_seq) +
+                         "): the table was changed by someone else");
+    }
+    return false;
+  }
+
   // Opens the owning connection and takes the node's advisory lock on it. Under mutex_.
   Result<void> own() {
     if (owner_) {
@@ -212,6 +234,7 @@ class PostgresStore final : public Store {
                                            "advisory lock held)");
     }
     owner_ = std::move(*connection);
+    opened_ = true;
     return {};
   }
 
@@ -249,6 +272,7 @@ class PostgresStore final : public Store {
   std::string node_;
   std::mutex mutex_;     // guards owner_ and copy_error_ (append vs close)
   ConnectionPtr owner_;  // holds the node's advisory lock while open
+  bool opened_ = false;  // open() succeeded and close() has not run: owner_ is to be retaken
   std::string copy_error_;
 };
 
