@@ -431,6 +431,10 @@ std::vector<Entry> entries() {
        count(&S::audit_epoch_records, 1, 1'000'000'000)},
       {"audit_epoch_interval", "Forward security: longest key epoch",
        duration(&S::audit_epoch_interval, seconds(1), hours(24 * 30))},
+      {"audit_store",
+       "Where the audit trail is kept: files (under data_dir) or postgres (at database_url)",
+       choice(&S::audit_store,
+              {{"files", AuditStore::kFiles}, {"postgres", AuditStore::kPostgres}})},
       {"database_url", "PostgreSQL URL or key=value string; empty = embedded SQLite",
        connectionUrl(&S::database_url, {"postgres", "postgresql"}, true,
                      "postgresql://user:password@host:5432/db?sslmode=verify-full"),
@@ -1004,6 +1008,12 @@ class Loader {
           gethostname(host, sizeof host - 1) == 0 && host[0] != '\0' ? host : "bulwark";
     }
     checkAuditKey();
+    if (settings_.audit_store == AuditStore::kPostgres && settings_.database_url.empty()) {
+      report(names_("audit_store"),
+             "is postgres, but " + names_("database_url") + " is not set",
+             "set " + names_("database_url") + " to the PostgreSQL database, or set " +
+                 names_("audit_store") + " to files");
+    }
   }
 
   // The key file is checked here so `config check` finds what `serve` would refuse; its content

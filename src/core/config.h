@@ -23,6 +23,9 @@ enum class AuditDurability : std::uint8_t { kAsync, kSync };
 // Which requests leave an audit record: every one (REQUEST for the unremarkable ones), or only
 // those settled by a security decision (rejected, rate-limited, access granted or denied).
 enum class AuditRequests : std::uint8_t { kAll, kDecisions };
+// Where the audit trail is kept: segment files under data_dir, or the audit_records table of
+// the PostgreSQL database at database_url.
+enum class AuditStore : std::uint8_t { kFiles, kPostgres };
 enum class DetectMode : std::uint8_t { kOff, kDetect, kBlock };
 // Open sign-up (POST /auth/register): kAuto is open in development, closed in production.
 enum class SignUp : std::uint8_t { kAuto, kOpen, kClosed };
@@ -129,7 +132,7 @@ struct Settings {
   unsigned auth_workers = 0;      // password hashing threads; 0 = one per core
   std::size_t auth_queue = 256;   // jobs waiting for them before 503
 
-  // F3 audit trail (src/audit): <data_dir>/audit/<node_id>/segment-*.ndjson.
+  // F3 audit trail (src/audit): <data_dir>/audit/<node_id>/segment-*.ndjson, or PostgreSQL.
   AuditDurability audit_durability = AuditDurability::kAsync;
   AuditRequests audit_requests = AuditRequests::kAll;
   std::chrono::milliseconds audit_batch_interval{20};    // async: fsync at least this often
@@ -143,6 +146,7 @@ struct Settings {
   bool audit_forward_secure = false;
   std::uint64_t audit_epoch_records = 100000;
   std::chrono::milliseconds audit_epoch_interval{3'600'000};
+  AuditStore audit_store = AuditStore::kFiles;  // postgres needs database_url
 
   // Production backends (SPEC F6.1, F6.2): PostgreSQL for users, sessions, revocations (and the
   // audit trail when audit_store = postgres); Redis for shared revocations, rate limits, lockout.

@@ -146,6 +146,7 @@ TEST(SettingsTable, CoversEverySetting) {
                                                   "audit_forward_secure",
                                                   "audit_epoch_records",
                                                   "audit_epoch_interval",
+                                                  "audit_store",
                                                   "database_url",
                                                   "db_max_open",
                                                   "db_max_idle",
