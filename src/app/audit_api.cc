@@ -47,7 +47,7 @@ class AuditApi final : public http::ApiHandler {
         trail_(std::move(trail)),
         authenticator_(std::move(authenticator)),
         clock_(clock),
-        store_(audit::makeFileStore({config_.trail_directory})),
+        store_(config_.trail),
         pool_(auth::WorkerPoolConfig{1, 8}) {}
 
   void stop() { pool_.stop(); }

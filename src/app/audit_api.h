@@ -10,6 +10,7 @@
 #include <string>
 
 #include "audit/event.h"
+#include "audit/store.h"
 #include "auth/authenticator.h"
 #include "core/clock.h"
 #include "http/api.h"
@@ -19,7 +20,7 @@ namespace bulwark::app {
 class AuditApi;
 
 struct AuditApiConfig {
-  std::string trail_directory;  // the node's trail (auditTrailDirectory(settings))
+  audit::StorePtr trail;  // the node's trail (openAuditStore), read through its cursors
   std::string admin_role = "admin";
 };
 

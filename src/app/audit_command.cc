@@ -7,12 +7,14 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <thread>
 
 #include "app/audit_setup.h"
 #include "audit/detail/line_reader.h"
 #include "audit/file_store.h"
+#include "audit/postgres_store.h"
 #include "audit/query.h"
 #include "audit/record.h"
 #include "audit/verifier.h"
@@ -109,8 +111,13 @@ void printReport(const std::string& dir, const audit::VerifyReport& report,
     out << "  no records\n";
   } else {
     out << "  node " << report.node << ": records " << report.first_seq << ".." << report.last_seq
-        << " (" << report.records << "), " << report.segments << " segment file(s), "
-        << report.bytes << " bytes\n";
+        << " (" << report.records << "), ";
+    if (dir.starts_with("postgres:")) {
+      out << "table audit_records, ";
+    } else {
+      out << report.segments << " segment file(s), ";
+    }
+    out << report.bytes << " bytes\n";
     if (report.checkpoints > 0) {
       out << "  checkpoints: " << report.checkpoints << ", last at seq "
           << report.last_checkpoint_seq << " (" << report.last_checkpoint_time << ")\n";
@@ -177,9 +184,11 @@ AuditCommands::~AuditCommands() = default;
 
 namespace {
 
-// Appends the DATA_EXPORT record of this read to the trail, or says why it could not.
-void recordExport(const core::Settings& settings, const std::string& dir, const audit::Store& store,
-                  const audit::Query& query, const char* command, std::ostream& err) {
+// Appends the DATA_EXPORT record of this read to `trail` (a store object of its own, for
+// writing: the trail of `node`, described by `target`), or says why it could not.
+void recordExport(const core::Settings& settings, const std::string& target,
+                  const std::string& node, audit::StorePtr trail, const audit::Query& query,
+                  const char* command, std::ostream& err) {
   const auto note = [&](const std::string& why) {
     err << "note: the DATA_EXPORT record of this read was not written: " << why << "\n";
   };
@@ -188,12 +197,11 @@ void recordExport(const core::Settings& settings, const std::string& dir, const 
     note(keys.error().message);
     return;
   }
-  const std::string node = trailNode(store, dir);
   audit::WriterConfig config = auditWriterConfig(settings, node, keys->file);
   config.durability = audit::Durability::kSync;
   config.checkpoint_on_close = false;
   audit::WriterDeps deps;
-  deps.store = audit::makeFileStore({dir, settings.audit_segment_size});
+  deps.store = std::move(trail);
   deps.keys = std::move(keys->ring);
   deps.clock = &core::realClock();
   deps.random = &crypto::systemRandom();
@@ -214,7 +222,7 @@ void recordExport(const core::Settings& settings, const std::string& dir, const 
   event.time = core::realClock().systemTime();
   event.actor = "cli:" + currentUser();
   event.client_address = "local";
-  event.target = dir;
+  event.target = target;
   event.details = audit::queryDetails(query);
   event.details.emplace_back("command", command);
   event.details.emplace_back("pid", std::to_string(::getpid()));
@@ -243,6 +251,13 @@ std::optional<int> AuditCommands::run(const core::SettingSources& sources, std::
   auto loaded = core::loadSettings(sources);
   const core::Settings& settings = loaded.settings;
   const std::string dir = o.dir.empty() ? auditTrailDirectory(settings) : o.dir;
+  // audit_store = postgres (and no --dir): the node's rows in the database, through one pool.
+  store::PostgresPoolPtr pool;
+  if (o.dir.empty() && settings.audit_store == core::AuditStore::kPostgres) {
+    auto opened = openAuditPool(settings);
+    if (!opened) return fail(opened.error().message);
+    pool = std::move(*opened);
+  }
 
   if (verify) {
     audit::KeyRing keys;
@@ -266,6 +281,18 @@ std::optional<int> AuditCommands::run(const core::SettingSources& sources, std::
       auto parsed = audit::parseExternalCheckpoint(text, &keys);
       if (!parsed) return fail("checkpoint: " + parsed.error().message);
       checkpoint = *parsed;
+    }
+    if (pool) {
+      auto trail = openAuditStore(settings, settings.node_id, pool);
+      if (!trail) return fail(trail.error().message);
+      audit::VerifyOptions options;
+      options.store = trail->get();
+      options.keys = &keys;
+      options.checkpoint = checkpoint;
+      auto report = audit::verifyTrail(options);
+      if (!report) return fail(report.error().message);
+      printReport((*trail)->describe(), *report, checkpoint, out);
+      return report->intact() ? kIntact : kDamaged;
     }
     const auto trails = trailsUnder(dir);
     if (trails.empty()) return fail("no audit trail (segment-*.ndjson) at " + dir);
@@ -306,14 +333,28 @@ std::optional<int> AuditCommands::run(const core::SettingSources& sources, std::
   if (!parseTime(o.until, query.until)) {
     return fail("--until '" + o.until + "': use 2026-01-31T12:00:00Z, 2026-01-31 or 15m/2h/7d");
   }
-  std::error_code ec;
-  if (!std::filesystem::is_directory(dir, ec)) return fail("no audit trail at " + dir);
-  auto store = audit::makeFileStore({dir, settings.audit_segment_size});
+  audit::StorePtr store;
+  std::string target = dir;
+  std::string node;
+  // The DATA_EXPORT record goes to the trail read, through a store object of its own.
+  std::function<audit::StorePtr()> export_trail;
+  if (pool) {
+    node = settings.node_id;
+    store = audit::makePostgresStore(pool, node);
+    target = store->describe();
+    export_trail = [&] { return audit::makePostgresStore(pool, node); };
+  } else {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec)) return fail("no audit trail at " + dir);
+    store = audit::makeFileStore({dir, settings.audit_segment_size});
+    node = trailNode(*store, dir);
+    export_trail = [&] { return audit::makeFileStore({dir, settings.audit_segment_size}); };
+  }
 
   if (exported) {
     query.from_seq = std::max<std::uint64_t>(o.from_seq, 1);
     query.limit = o.limit;
-    recordExport(settings, dir, *store, query, "export", err);
+    recordExport(settings, target, node, export_trail(), query, "export", err);
     auto stats = audit::runQuery(*store, query, [&](std::string_view line, const audit::Record&) {
       out << line << '\n';
       return static_cast<bool>(out);
@@ -323,7 +364,7 @@ std::optional<int> AuditCommands::run(const core::SettingSources& sources, std::
     return 0;
   }
 
-  recordExport(settings, dir, *store, query, "tail", err);
+  recordExport(settings, target, node, export_trail(), query, "tail", err);
   auto lines = audit::tailQuery(*store, query, o.lines);
   if (!lines) return fail(lines.error().message);
   for (const auto& line : *lines) out << line << '\n';

@@ -10,7 +10,9 @@
 //                --since/--until (UTC time, date, or a duration back from now: 15m, 2h, 7d)
 //
 // D defaults to <data_dir>/audit/<node_id>; a directory holding node directories is verified
-// node by node. Lines are printed exactly as stored, so an export still carries seq and mac.
+// node by node. With audit_store = postgres and no --dir, the commands read <node_id>'s rows of
+// audit_records at database_url; a finding then names "postgres:<node>" and the row's seq as
+// its line. Lines are printed exactly as stored, so an export still carries seq and mac.
 //
 // Reading is audited: tail and export first append a DATA_EXPORT record (actor "cli:<user>",
 // the filters as details) to the trail they read, through a short-lived writer. A running

@@ -2,10 +2,13 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 
+#include "app/backends.h"
 #include "audit/file_store.h"
+#include "audit/postgres_store.h"
 #include "crypto/random.h"
 
 namespace bulwark::app {
@@ -82,12 +85,48 @@ audit::WriterConfig auditWriterConfig(const core::Settings& settings, const std:
   return config;
 }
 
+audit::Result<store::PostgresPoolPtr> openAuditPool(const core::Settings& settings) {
+  if (settings.database_url.empty()) {
+    return audit::auditError(audit::Errc::kBadConfig,
+                             "audit_store = postgres needs BULWARK_DATABASE_URL");
+  }
+  store::PostgresConfig config = postgresConfig(settings);
+  // The writer holds its own connection (the node's advisory lock) outside the pool; the pool
+  // serves reads (the admin API's one thread, `audit` commands) and the tail checks.
+  config.application_name += "/audit";
+  config.max_open = std::min<std::size_t>(config.max_open, 4);
+  config.max_idle = std::min<std::size_t>(config.max_idle, 2);
+  std::string reason;
+  auto pool = store::openPostgresPool(config, &reason);
+  if (!pool) {
+    return audit::auditError(audit::Errc::kWriterFailed,
+                             "cannot open the audit trail's database (BULWARK_DATABASE_URL): " +
+                                 (reason.empty() ? pool.error().message() : reason));
+  }
+  return std::move(*pool);
+}
+
+audit::Result<audit::StorePtr> openAuditStore(const core::Settings& settings,
+                                              const std::string& node,
+                                              store::PostgresPoolPtr pool) {
+  if (settings.audit_store == core::AuditStore::kFiles) {
+    const auto directory = std::filesystem::path(settings.data_dir) / "audit" / node;
+    return audit::makeFileStore({directory.string(), settings.audit_segment_size});
+  }
+  if (!pool) {
+    auto opened = openAuditPool(settings);
+    if (!opened) return opened.error();
+    pool = std::move(*opened);
+  }
+  return audit::makePostgresStore(std::move(pool), node);
+}
+
 audit::Result<audit::WriterPtr> openAuditWriter(
-    const core::Settings& settings, const std::string& directory, const std::string& node,
+    const core::Settings& settings, audit::StorePtr store, const std::string& node,
     AuditKeys keys, core::Clock& clock,
     std::vector<std::shared_ptr<audit::RecordObserver>> observers) {
   audit::WriterDeps deps;
-  deps.store = audit::makeFileStore({directory, settings.audit_segment_size});
+  deps.store = std::move(store);
   deps.keys = std::move(keys.ring);
   deps.clock = &clock;
   deps.random = &crypto::systemRandom();
@@ -99,8 +138,9 @@ audit::Result<audit::WriterPtr> openCommandAuditTrail(const core::Settings& sett
                                                       core::Clock& clock) {
   auto keys = loadAuditKeys(settings, /*generate=*/true);
   if (!keys) return keys.error();
-  auto own = openAuditWriter(settings, auditTrailDirectory(settings), settings.node_id,
-                             std::move(*keys), clock);
+  auto own_store = openAuditStore(settings, settings.node_id);
+  if (!own_store) return own_store.error();
+  auto own = openAuditWriter(settings, *own_store, settings.node_id, std::move(*keys), clock);
   if (own || own.error().code != audit::Errc::kLocked) return own;
   if (settings.audit_forward_secure) {
     // The running server evolves (rewrites) the key file each epoch; a second writer on it
@@ -114,8 +154,10 @@ audit::Result<audit::WriterPtr> openCommandAuditTrail(const core::Settings& sett
   command.node_id = settings.node_id + "-cli";
   auto command_keys = loadAuditKeys(command, /*generate=*/false);
   if (!command_keys) return command_keys.error();
-  return openAuditWriter(command, auditTrailDirectory(command), command.node_id,
-                         std::move(*command_keys), clock);
+  auto command_store = openAuditStore(command, command.node_id);
+  if (!command_store) return command_store.error();
+  return openAuditWriter(command, *command_store, command.node_id, std::move(*command_keys),
+                         clock);
 }
 
 }  // namespace bulwark::app

@@ -1,9 +1,11 @@
 #pragma once
 // Wiring of the audit trail from settings, shared by `serve` and the `audit`/`users` commands:
-// where the trail lives, which key signs it, and a Writer over the file store.
+// where the trail lives, which key signs it, and a Writer over its store.
 //
-// Layout under data_dir: audit/<node_id>/segment-*.ndjson (the trail, see audit/file_store.h)
-// and, in development mode without a configured key, audit/audit.key (generated, mode 0600).
+// audit_store = files: <data_dir>/audit/<node_id>/segment-*.ndjson (see audit/file_store.h);
+// audit_store = postgres: the node's rows of audit_records at database_url (postgres_store.h),
+// through a small pool of the trail's own. In development mode without a configured key, the
+// key is <data_dir>/audit/audit.key (generated, mode 0600) either way.
 
 #include <memory>
 #include <string>
@@ -12,6 +14,7 @@
 #include "audit/writer.h"
 #include "core/clock.h"
 #include "core/config.h"
+#include "store/postgres.h"
 
 namespace bulwark::app {
 
@@ -34,9 +37,21 @@ audit::Result<AuditKeys> loadAuditKeys(const core::Settings& settings, bool gene
 audit::WriterConfig auditWriterConfig(const core::Settings& settings, const std::string& node,
                                       const std::string& key_file);
 
-// Opens a Writer on the file store of `directory` (the node's trail).
+// Opens the pool the PostgreSQL trail is read and written through (database_url, the db_*
+// settings, at most a few connections; migrates the database). Start-up and commands only:
+// connecting retries. Errors name BULWARK_DATABASE_URL, never the password.
+audit::Result<store::PostgresPoolPtr> openAuditPool(const core::Settings& settings);
+
+// Returns the store of `node`'s trail that audit_store chooses: the file store of
+// <data_dir>/audit/<node> (nothing touched yet), or the node's PostgreSQL rows through `pool`,
+// else through a pool opened by openAuditPool().
+audit::Result<audit::StorePtr> openAuditStore(const core::Settings& settings,
+                                              const std::string& node,
+                                              store::PostgresPoolPtr pool = nullptr);
+
+// Opens a Writer on `store` (the node's trail; open() is called by the writer).
 audit::Result<audit::WriterPtr> openAuditWriter(
-    const core::Settings& settings, const std::string& directory, const std::string& node,
+    const core::Settings& settings, audit::StorePtr store, const std::string& node,
     AuditKeys keys, core::Clock& clock,
     std::vector<std::shared_ptr<audit::RecordObserver>> observers = {});
 

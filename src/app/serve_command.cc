@@ -112,8 +112,14 @@ int runServe(const core::SettingSources& sources) {
   auto blocked_addresses = detect::makeMemoryBlockList(core::realClock());
   auto incidents = std::make_shared<audit::IncidentEngine>(
       incident_config, core::realClock(), std::make_shared<BlockingResponder>(blocked_addresses));
-  const std::string audit_dir = auditTrailDirectory(*settings);
-  auto writer = openAuditWriter(*settings, audit_dir, settings->node_id,
+  // Files, or PostgreSQL through a small pool of the trail's own (the backends' pool is opened
+  // after the writer).
+  auto audit_store = openAuditStore(*settings, settings->node_id);
+  if (!audit_store) {
+    std::cerr << "bulwark: cannot start: audit trail: " << audit_store.error().message << "\n";
+    return 1;
+  }
+  auto writer = openAuditWriter(*settings, *audit_store, settings->node_id,
                                 std::move(*audit_keys), core::realClock(), {incidents});
   if (!writer) {
     std::cerr << "bulwark: cannot start: audit trail: " << writer.error().message << "\n";
@@ -121,7 +127,7 @@ int runServe(const core::SettingSources& sources) {
   }
   auto audit_sink = *writer;
   core::log(core::LogLevel::kInfo, "audit trail open",
-            {{"dir", audit_dir},
+            {{"store", (*audit_store)->describe()},
              {"kid", audit_kid},
              {"durability",
               settings->audit_durability == core::AuditDurability::kSync ? "sync" : "async"},
@@ -155,7 +161,8 @@ int runServe(const core::SettingSources& sources) {
   deps.readiness = backendReadiness(backends, audit_sink);
   deps.blocked_addresses = blocked_addresses;
   // GET /admin/audit/events (F3.5), for administrators authenticated like any protected route.
-  auto audit_api = makeAuditApi({audit_dir}, audit_sink, auth.authenticator, core::realClock());
+  auto audit_api =
+      makeAuditApi({*audit_store}, audit_sink, auth.authenticator, core::realClock());
   deps.api_mounts.push_back({"/admin/audit/", asHandler(audit_api), 4096});
   std::unique_ptr<gateway::Server> server;
   try {
