@@ -55,9 +55,10 @@ void openDatabase(const core::Settings& settings, core::Clock& clock, Backends& 
 
 void openRedis(const core::Settings& settings, core::Clock& clock, Backends& backends) {
   std::string reason;
+  store::RedisConfig config = store::redisConfigFrom(settings);
+  config.client_name = "bulwark/" + settings.node_id;
   backends.redis =
-      opened(store::connectRedis(redisConfig(settings), &reason), "Redis", "BULWARK_REDIS_URL",
-             reason);
+      opened(store::connectRedis(config, &reason), "Redis", "BULWARK_REDIS_URL", reason);
   backends.revocations =
       opened(store::openRedisRevocationStore(backends.redis, clock.systemTime(),
                                              settings.revocation_resync_interval),
@@ -78,17 +79,6 @@ store::PostgresConfig postgresConfig(const core::Settings& settings) {
   config.conn_max_idle_time = settings.db_conn_max_idle_time;
   config.health_interval = settings.db_health_interval;
   config.acquire_timeout = settings.db_acquire_timeout;
-  return config;
-}
-
-store::RedisConfig redisConfig(const core::Settings& settings) {
-  store::RedisConfig config;
-  config.url = settings.redis_url;
-  config.ca_file = settings.redis_ca_file;
-  config.pool_size = settings.redis_pool_size;
-  config.command_timeout = settings.redis_timeout;
-  config.key_prefix = settings.redis_key_prefix;
-  config.client_name = "bulwark/" + settings.node_id;
   return config;
 }
 

@@ -38,8 +38,6 @@ struct Backends {
 
 // The pool settings (db_*) and database_url as a PostgresConfig.
 store::PostgresConfig postgresConfig(const core::Settings& settings);
-// redis_url, redis_ca_file, redis_pool_size, redis_timeout, redis_key_prefix as a RedisConfig.
-store::RedisConfig redisConfig(const core::Settings& settings);
 
 // Opens the stores the settings choose (connecting, with retries, and migrating the database).
 // Throws std::runtime_error naming the setting and the reason (redacted: never a password) when
