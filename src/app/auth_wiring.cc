@@ -246,7 +246,7 @@ AuthWiring buildAuth(const core::Settings& settings, const Backends& backends,
         configs.sessions,
         {session_store, users, revocations, auth::makeJwtAccessTokenIssuer(signer), audit}, clock,
         random);
-    auto lockout = std::make_shared<auth::Lockout>(configs.lockout, clock);
+    auto lockout = std::make_shared<auth::Lockout>(configs.lockout, clock, backends.lockouts);
     auto accounts = auth::AccountService::create(
         configs.accounts,
         {users, auth::makeArgon2idHasher(configs.password_hash), lockout, sessions, audit}, clock,

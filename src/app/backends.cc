@@ -64,6 +64,7 @@ void openRedis(const core::Settings& settings, core::Clock& clock, Backends& bac
                                              settings.revocation_resync_interval),
              "shared revocation set", "BULWARK_REDIS_URL", backends.redis->lastError());
   backends.rate_limits = store::makeRedisRateLimitStore(backends.redis);
+  backends.lockouts = store::makeRedisLockoutStore(backends.redis);
   backends.shared_state_store = "redis";
 }
 

@@ -7,6 +7,7 @@
 //   revocations        SQLite (this host's processes)     Redis at redis_url (pub/sub + resync),
 //                                                         else PostgreSQL (polled)
 //   rate limits        in-process                         Redis at redis_url (one script each)
+//   lockout counters   in-process                         Redis at redis_url (one script each)
 //
 // Several nodes share the production stores; each keeps its own audit chain.
 
@@ -16,6 +17,7 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "store/postgres.h"
+#include "store/lockout_store.h"
 #include "store/rate_limit_store.h"
 #include "store/redis.h"
 #include "store/revocation_store.h"
@@ -29,6 +31,7 @@ struct Backends {
   store::SessionStorePtr sessions;
   store::RevocationStorePtr revocations;
   store::RateLimitStorePtr rate_limits;
+  store::LockoutStorePtr lockouts;  // failed-login counters shared by the nodes; null: per node
   store::PostgresPoolPtr database;  // null when embedded
   store::RedisClientPtr redis;      // null without redis_url
   // For logs, without secrets: e.g. {"sqlite", "/var/lib/bulwark/bulwark.db"}.

@@ -63,7 +63,8 @@ std::unique_ptr<Accounts> open(const core::SettingSources& sources, std::ostream
     auto session_service = auth::SessionService::create(
         configs.sessions, {backends.sessions, backends.users, backends.revocations, nullptr, audit}, core::realClock(),
         crypto::systemRandom());
-    auto lockout = std::make_shared<auth::Lockout>(configs.lockout, core::realClock());
+    auto lockout = std::make_shared<auth::Lockout>(configs.lockout, core::realClock(),
+                                                  backends.lockouts);
     auto service = auth::AccountService::create(
         configs.accounts,
         {backends.users, auth::makeArgon2idHasher(configs.password_hash), lockout, session_service,

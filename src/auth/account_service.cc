@@ -119,8 +119,13 @@ class AccountServiceImpl final : public AccountService {
     const std::string account = normal.value_or("");
     const std::string target = normal ? *normal : "(invalid username)";
 
-    if (const auto status = deps_.lockout->check(account, context.client_address);
-        status.locked()) {
+    // Every node's failures count (a shared store); if it cannot answer, fail closed rather
+    // than let guesses through unlimited.
+    const auto shared_status = deps_.lockout->checkShared(account, context.client_address);
+    if (!shared_status) {
+      return storeFailure("lockout counters", shared_status.error());
+    }
+    if (const auto status = *shared_status; status.locked()) {
       detail::record(deps_.audit.get(), clock_, context,
                      {EventType::kLoginFailed,
                       Severity::kMedium,

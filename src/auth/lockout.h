@@ -8,8 +8,14 @@
 // reveals nothing about existence. A success resets the account's counter but not the address's:
 // otherwise an attacker holding one valid account could reset its address between guesses at
 // others. Attempts refused while locked are not counted (they test no password), so a flood of
-// them cannot stretch a victim's lockout. In-process per node; counters are forgotten after
-// `forget_after` without failures, and memory is bounded by max_entries.
+// them cannot stretch a victim's lockout. Counters are forgotten after `forget_after` without
+// failures, and memory is bounded by max_entries.
+//
+// Several nodes: with a shared store::LockoutStore (Redis) the counters live there, so guesses
+// spread over the nodes add up; this node keeps a local mirror of the locks it has seen, so
+// check() (cheap, no I/O, for the I/O thread) refuses them without a round trip, and
+// checkShared() (blocking, on the worker pool) asks the store before any password is hashed.
+// The store unavailable: checkShared() reports it and the login fails closed (503).
 //
 // Thread-safe. Time comes from core::Clock::monotonicTime().
 
@@ -20,6 +26,7 @@
 #include <string_view>
 
 #include "core/clock.h"
+#include "store/lockout_store.h"
 
 namespace bulwark::auth {
 
@@ -50,15 +57,21 @@ struct FailureOutcome {
 
 class Lockout {
  public:
-  Lockout(LockoutConfig config, const core::Clock& clock);
+  // `shared` null: in-process only.
+  Lockout(LockoutConfig config, const core::Clock& clock, store::LockoutStorePtr shared = nullptr);
   ~Lockout();
   Lockout(const Lockout&) = delete;
   Lockout& operator=(const Lockout&) = delete;
 
   // Whether a login for `account` (normalised username; empty: none) from `address` (empty:
   // unknown) is refused now.
+  // From this node's memory only (no I/O).
   LockoutStatus check(std::string_view account, std::string_view address) const;
-  // Counts a failed login; may start a lockout of either key.
+  // check(), then the shared store when there is one (blocking: call from the worker pool).
+  // kUnavailable when the store cannot answer.
+  store::Result<LockoutStatus> checkShared(std::string_view account, std::string_view address);
+  // Counts a failed login; may start a lockout of either key. With a shared store the counts are
+  // the store's (every node's failures); if it cannot answer, this node counts alone.
   FailureOutcome recordFailure(std::string_view account, std::string_view address);
   // A successful login: clears the account's counter.
   void recordSuccess(std::string_view account);

@@ -2,7 +2,7 @@
 // verified TLS with passwords, as tests/support/services.sh starts them: an access token revoked
 // on node A is refused on node B within a second; a refresh race across the nodes has exactly one
 // winner; a rate limit holds across the nodes; each node keeps its own audit chain, which
-// verifies; with Redis down, protected routes fail closed (503) with an incident event and
+// verifies; failed logins count on every node; with Redis down, protected routes fail closed (503) with an incident event and
 // recover by themselves; a PostgreSQL restart under load is survived without losing an audit
 // event.
 //
@@ -261,6 +261,22 @@ TEST_F(MultiNodeTest, RateLimitHoldsAcrossNodes) {
   // One per minute for this client, whichever node it reaches (each node alone would allow one).
   EXPECT_EQ(allowed, 1);
   EXPECT_EQ(limited, 9);
+}
+
+TEST_F(MultiNodeTest, LockoutCountsGuessesOnEveryNode) {
+  startBoth();
+  ASSERT_FALSE(HasFatalFailure());
+  ASSERT_EQ(a_.post("/auth/register", kCredentials).status, 201);
+  const std::string wrong = R"({"username":"alice","password":"not the password"})";
+  // lockout_account_threshold is 5: the fifth failure, wherever it lands, locks the account.
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ((i % 2 == 0 ? a_ : b_).post("/auth/login", wrong).status, 401) << i;
+  }
+  for (const Node* node : {&a_, &b_}) {
+    auto refused = node->post("/auth/login", kCredentials);  // even the right password
+    EXPECT_EQ(refused.status, 429) << node->id << ": " << refused.body;
+    EXPECT_FALSE(refused.headers["retry-after"].empty());
+  }
 }
 
 TEST_F(MultiNodeTest, EachNodeKeepsItsOwnAuditChainThatVerifies) {

@@ -108,5 +108,73 @@ TEST(Lockout, MemoryIsBoundedButLockedKeysSurviveAFlood) {
   EXPECT_TRUE(lockout.check("victim", "").locked());
 }
 
+// A shared store (as Redis is) that other nodes also write: `remote_failures` are failures other
+// nodes counted; `down` makes every call fail.
+class SharedStore final : public store::LockoutStore {
+ public:
+  std::uint32_t remote_failures = 0;
+  bool down = false;
+  std::chrono::milliseconds locked{0};
+
+  store::Result<store::LockoutCount> recordFailure(store::LockoutKind kind, std::string_view,
+                                                   const store::LockoutRule& rule) override {
+    if (down) return store::StoreError::kUnavailable;
+    if (kind != store::LockoutKind::kAccount) return store::LockoutCount{1, {}};
+    ++remote_failures;
+    if (remote_failures >= rule.threshold) locked = rule.base_delay;
+    return store::LockoutCount{remote_failures, remote_failures >= rule.threshold
+                                                    ? rule.base_delay
+                                                    : std::chrono::milliseconds(0)};
+  }
+  store::Result<std::chrono::milliseconds> lockedFor(store::LockoutKind kind,
+                                                     std::string_view) override {
+    if (down) return store::StoreError::kUnavailable;
+    return kind == store::LockoutKind::kAccount ? locked : std::chrono::milliseconds(0);
+  }
+  store::Result<void> clear(store::LockoutKind, std::string_view, bool unless_locked) override {
+    if (down) return store::StoreError::kUnavailable;
+    if (!unless_locked || locked.count() == 0) {
+      remote_failures = 0;
+      locked = {};
+    }
+    return {};
+  }
+};
+
+TEST(Lockout, SharedStoreCountsEveryNodesFailuresAndIsMirrored) {
+  core::SimulatedClock clock;
+  auto shared = std::make_shared<SharedStore>();
+  Lockout lockout(config(), clock, shared);
+  shared->remote_failures = 2;  // two guesses on other nodes
+  const auto outcome = lockout.recordFailure("alice", "10.0.0.1");
+  EXPECT_EQ(outcome.account_failures, 3u);
+  EXPECT_EQ(outcome.account_locked_for, seconds(10));
+  // Mirrored: the cheap local check refuses without asking the store.
+  shared->down = true;
+  EXPECT_EQ(lockout.check("alice", "").scope, LockoutScope::kAccount);
+}
+
+TEST(Lockout, SharedLockSeenByANodeThatCountedNothing) {
+  core::SimulatedClock clock;
+  auto shared = std::make_shared<SharedStore>();
+  Lockout lockout(config(), clock, shared);
+  shared->locked = seconds(20);  // another node locked alice
+  EXPECT_FALSE(lockout.check("alice", "").locked());  // this node's memory knows nothing yet
+  const auto status = lockout.checkShared("alice", "10.0.0.1");
+  ASSERT_TRUE(status);
+  EXPECT_EQ(status->scope, LockoutScope::kAccount);
+  EXPECT_EQ(status->retry_after, seconds(20));
+}
+
+TEST(Lockout, SharedStoreDownFailsClosedButStillCountsLocally) {
+  core::SimulatedClock clock;
+  auto shared = std::make_shared<SharedStore>();
+  shared->down = true;
+  Lockout lockout(config(), clock, shared);
+  EXPECT_FALSE(lockout.checkShared("alice", "10.0.0.1"));  // the login answers 503
+  for (int i = 0; i < 3; ++i) lockout.recordFailure("alice", "10.0.0.1");
+  EXPECT_EQ(lockout.check("alice", "").scope, LockoutScope::kAccount);
+}
+
 }  // namespace
 }  // namespace bulwark::auth
