@@ -7,6 +7,11 @@
 # usage: jwt_interop.sh BULWARK_BINARY ISSUE_HELPER WORK_DIR
 # Exit 77 (ctest: skipped) when node/npm are absent or `npm install jose@5` cannot run.
 set -euo pipefail
+# bulwark refuses unknown BULWARK_* variables: drop whatever the caller's environment carries
+# (CI exports BULWARK_TEST_* for the service tests).
+for variable in $(compgen -e); do
+  if [[ $variable == BULWARK_* ]]; then unset "$variable"; fi
+done
 bulwark=$1 issue=$2 work=$3
 here=$(cd "$(dirname "$0")" && pwd)
 issuer=https://bulwark.interop.test audience=interop-api
