@@ -813,7 +813,14 @@ void Connection::sweep(SteadyClock::time_point now) {
           std::to_string(client_.config().connect_timeout.count()) + " ms)");
   } else if (state_ == State::kReady) {
     const bool reply_late = !inflight_.empty() && now - inflight_.front()->sent_at >= timeout;
-    const bool pong_late = !pings_.empty() && now - pings_.front().sent_at >= timeout;
+    // The subscriber's PING only proves the feed is alive (a closed connection is seen at once):
+    // declaring it lost fails every protected route closed, so a merely slow answer on a busy
+    // host gets more time than a command (bench/cluster saw 503 storms with the plain timeout).
+    const std::chrono::milliseconds ping_timeout =
+        kind_ == Kind::kSubscriber
+            ? std::max<std::chrono::milliseconds>(timeout * 5, std::chrono::seconds(5))
+            : timeout;
+    const bool pong_late = !pings_.empty() && now - pings_.front().sent_at >= ping_timeout;
     if (reply_late || pong_late) {
       close("no reply from Redis at " + where() + " within " + std::to_string(timeout.count()) +
             " ms");
