@@ -111,12 +111,15 @@ TEST_F(GatewayAuthTest, MissingRoleIs403) {
 TEST_F(GatewayAuthTest, VerifiedIdentityReplacesSpoofedHeaders) {
   start();
   auto response = get("/api/echo", "Authorization: bearer user-token\r\n"
-                                   "X-Bulwark-Subject: root\r\nX-Bulwark-Roles: admin\r\n");
+                                   "X-Bulwark-Subject: root\r\nX-Bulwark-Roles: admin\r\n"
+                                   "X-Bulwark-Issuer: https://evil.example\r\n");
   ASSERT_EQ(response.status, 200);
   const auto head = upstream_.lastHead();
   EXPECT_NE(head.find("X-Bulwark-Subject: alice\r\n"), std::string::npos) << head;
   EXPECT_NE(head.find("X-Bulwark-Roles: user\r\n"), std::string::npos);
   EXPECT_NE(head.find("X-Bulwark-Session: sid-1\r\n"), std::string::npos);
+  EXPECT_NE(head.find("X-Bulwark-Issuer: bulwark\r\n"), std::string::npos);
+  EXPECT_EQ(head.find("evil.example"), std::string::npos);
   EXPECT_EQ(head.find("root"), std::string::npos);
   EXPECT_EQ(head.find("X-Bulwark-Roles: admin"), std::string::npos);
   EXPECT_EQ(gateway_->audit().count(audit::EventType::kAccessGranted), 1);

@@ -433,7 +433,7 @@ class ClientSession {
       return true;
     };
     if (principal.subject.empty() || !safe(principal.subject, true) ||
-        !safe(principal.session_id, true)) {
+        !safe(principal.session_id, true) || !safe(principal.issuer, true)) {
       return false;
     }
     for (const auto& role : principal.roles) {
@@ -950,6 +950,11 @@ class ClientSession {
       if (!principal_->session_id.empty()) {
         out_ += "\r\nX-Bulwark-Session: ";
         out_ += principal_->session_id;
+      }
+      // Who vouches for the subject: ours or an external provider's, whose ids are its own.
+      if (!principal_->issuer.empty()) {
+        out_ += "\r\nX-Bulwark-Issuer: ";
+        out_ += principal_->issuer;
       }
     }
     out_ += shared_.tls ? "\r\nX-Forwarded-Proto: https\r\nX-Request-Id: "
