@@ -6,6 +6,7 @@
 
 #include <boost/json/object.hpp>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string_view>
 
@@ -16,5 +17,39 @@ namespace bulwark::core {
 // Thread-safe (parsers are per thread and reused).
 [[nodiscard]] std::optional<boost::json::object> parseStrictJsonObject(
     std::string_view text, std::size_t max_depth, bool* duplicate_member = nullptr);
+
+// One scalar JSON value as readStrictJsonObject() reports it; only the member named by `kind`
+// is meaningful. `string` views the parser's buffer and is valid only during the callback.
+struct JsonScalar {
+  enum class Kind : std::uint8_t { kString, kInt64, kUint64, kDouble, kBool, kNull };
+  Kind kind = Kind::kNull;
+  std::string_view string;
+  std::int64_t int64 = 0;
+  std::uint64_t uint64 = 0;
+  double number = 0;
+  bool boolean = false;
+};
+
+// Receives the parts of a document as readStrictJsonObject() reads it, in document order.
+// `depth` is that of the containing object or array: 1 inside the top-level object, 2 inside a
+// value of one of its members, and so on.
+class StrictJsonVisitor {
+ public:
+  virtual ~StrictJsonVisitor() = default;
+  // A member name (unescaped, complete) of an object `depth` deep.
+  virtual void onKey(std::size_t depth, std::string_view name) = 0;
+  // A string, number, boolean or null value.
+  virtual void onScalar(std::size_t depth, const JsonScalar& value) = 0;
+  // An object or array value starts; its contents follow at depth + 1.
+  virtual void onContainer(std::size_t depth, bool is_array) = 0;
+};
+
+// Reads `text` under exactly the rules of parseStrictJsonObject() (the same parser accepts and
+// refuses the same documents) without building a value: the parts go to `visitor` as they are
+// read. Returns false for a document parseStrictJsonObject() refuses; the visitor may have seen
+// part of such a document and must discard what it collected. Thread-safe as above.
+[[nodiscard]] bool readStrictJsonObject(std::string_view text, std::size_t max_depth,
+                                        StrictJsonVisitor& visitor,
+                                        bool* duplicate_member = nullptr);
 
 }  // namespace bulwark::core
