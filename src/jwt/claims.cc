@@ -1,9 +1,8 @@
 #include "jwt/claims.h"
 
 #include <algorithm>
-#include <boost/json/object.hpp>
-#include <boost/json/value.hpp>
 #include <cmath>
+#include <utility>
 
 #include "jwt/detail/claims_reader.h"
 #include "jwt/detail/strict_json.h"
@@ -11,47 +10,25 @@
 namespace bulwark::jwt {
 namespace {
 
-namespace json = boost::json;
-
 // 9999-12-31T23:59:59Z: the largest NumericDate accepted.
 constexpr std::int64_t kMaxNumericDate = 253402300799;
 // system_clock counts int64 nanoseconds (until 2262): later dates are held as 2255-03-14, which
 // compares the same way against any current time plus leeway (found by fuzz/jwt_parse + UBSan).
 constexpr std::int64_t kLatestRepresentable = 9'000'000'000;
 
-bool readString(const json::value& v, std::string& out) {
-  if (!v.is_string() || v.get_string().empty()) {
-    return false;
-  }
-  out.assign(v.get_string().data(), v.get_string().size());
-  return true;
-}
+using core::JsonScalar;
 
-bool readStringArray(const json::value& v, std::vector<std::string>& out) {
-  if (!v.is_array()) {
-    return false;
-  }
-  out.reserve(v.get_array().size());
-  for (const json::value& item : v.get_array()) {
-    if (!item.is_string()) {
-      return false;
-    }
-    out.emplace_back(item.get_string().data(), item.get_string().size());
-  }
-  return true;
-}
-
-bool readDate(const json::value& v, std::optional<core::SystemTime>& out) {
+bool readDate(const JsonScalar& v, std::optional<core::SystemTime>& out) {
   std::int64_t seconds;
-  if (v.is_int64()) {
-    seconds = v.get_int64();
-  } else if (v.is_uint64()) {
-    if (v.get_uint64() > static_cast<std::uint64_t>(kMaxNumericDate)) {
+  if (v.kind == JsonScalar::Kind::kInt64) {
+    seconds = v.int64;
+  } else if (v.kind == JsonScalar::Kind::kUint64) {
+    if (v.uint64 > static_cast<std::uint64_t>(kMaxNumericDate)) {
       return false;
     }
-    seconds = static_cast<std::int64_t>(v.get_uint64());
-  } else if (v.is_double()) {
-    const double d = v.get_double();
+    seconds = static_cast<std::int64_t>(v.uint64);
+  } else if (v.kind == JsonScalar::Kind::kDouble) {
+    const double d = v.number;
     if (!std::isfinite(d) || d < 0 || d > static_cast<double>(kMaxNumericDate)) {
       return false;
     }
@@ -66,13 +43,170 @@ bool readDate(const json::value& v, std::optional<core::SystemTime>& out) {
   return true;
 }
 
-bool readAudience(const json::value& v, std::vector<std::string>& out) {
-  if (v.is_string()) {
-    out.emplace_back(v.get_string().data(), v.get_string().size());
-    return true;
+// Reads the claims from the parts of a payload (core::StrictJsonVisitor). Only the members of
+// the top-level object (depth 1) and the elements of `aud` and roles arrays (depth 2) matter: a
+// member's value is the next part at depth 1 after its name, and an array's elements are the
+// parts at depth 2 until the next name at depth 1.
+class ClaimsVisitor final : public core::StrictJsonVisitor {
+ public:
+  ClaimsVisitor(detail::ReadClaims& out, std::span<const std::string> roles_claims)
+      : out_(out), roles_claims_(roles_claims) {
+    out_.roles.resize(roles_claims.size());
+    out_.roles_ok.assign(roles_claims.size(), true);
   }
-  return readStringArray(v, out);
-}
+
+  void onKey(std::size_t depth, std::string_view name) override {
+    if (depth != 1) {
+      return;
+    }
+    member_ = Member::kOther;
+    array_ = nullptr;
+    for (std::size_t i = 0; i < roles_claims_.size(); ++i) {
+      if (name == roles_claims_[i]) {
+        member_ = Member::kRoles;
+        roles_index_ = i;
+        return;
+      }
+    }
+    if (name.size() != 3) {
+      return;
+    }
+    if (name == "iss") {
+      member_ = Member::kIss;
+    } else if (name == "sub") {
+      member_ = Member::kSub;
+    } else if (name == "aud") {
+      member_ = Member::kAud;
+    } else if (name == "exp") {
+      member_ = Member::kExp;
+    } else if (name == "nbf") {
+      member_ = Member::kNbf;
+    } else if (name == "iat") {
+      member_ = Member::kIat;
+    } else if (name == "jti") {
+      member_ = Member::kJti;
+    } else if (name == "sid") {
+      member_ = Member::kSid;
+    }
+  }
+
+  void onScalar(std::size_t depth, const JsonScalar& value) override {
+    if (depth == 2 && array_ != nullptr) {
+      if (value.kind == JsonScalar::Kind::kString) {
+        array_->emplace_back(value.string);
+      } else {
+        arrayFailed();
+      }
+      return;
+    }
+    if (depth != 1) {
+      return;
+    }
+    const bool string = value.kind == JsonScalar::Kind::kString;
+    Claims& claims = out_.claims;
+    switch (std::exchange(member_, Member::kOther)) {
+      case Member::kOther:
+        break;
+      case Member::kIss:
+        out_.iss_present = true;
+        out_.iss_ok = string && !value.string.empty();
+        if (out_.iss_ok) {
+          claims.iss.assign(value.string);
+        }
+        break;
+      case Member::kSub:
+        readString(value, claims.sub);
+        break;
+      case Member::kJti:
+        readString(value, claims.jti);
+        break;
+      case Member::kSid:
+        readString(value, claims.sid);
+        break;
+      case Member::kAud:
+        if (string) {
+          claims.aud.emplace_back(value.string);
+        } else {
+          out_.bad_claim = true;
+        }
+        break;
+      case Member::kExp:
+        out_.bad_claim |= !readDate(value, claims.exp);
+        break;
+      case Member::kNbf:
+        out_.bad_claim |= !readDate(value, claims.nbf);
+        break;
+      case Member::kIat:
+        out_.bad_claim |= !readDate(value, claims.iat);
+        break;
+      case Member::kRoles:
+        out_.roles_ok[roles_index_] = false;
+        break;
+    }
+  }
+
+  void onContainer(std::size_t depth, bool is_array) override {
+    if (depth == 2 && array_ != nullptr) {
+      arrayFailed();  // an array or object inside `aud` or a roles array
+      return;
+    }
+    if (depth != 1) {
+      return;
+    }
+    switch (std::exchange(member_, Member::kOther)) {
+      case Member::kOther:
+        break;
+      case Member::kIss:
+        out_.iss_present = true;
+        out_.iss_ok = false;
+        break;
+      case Member::kAud:
+        if (is_array) {
+          array_ = &out_.claims.aud;
+          array_is_roles_ = false;
+        } else {
+          out_.bad_claim = true;
+        }
+        break;
+      case Member::kRoles:
+        if (is_array) {
+          array_ = &out_.roles[roles_index_];
+          array_is_roles_ = true;
+        } else {
+          out_.roles_ok[roles_index_] = false;
+        }
+        break;
+      default:  // sub, jti, sid, exp, nbf, iat
+        out_.bad_claim = true;
+        break;
+    }
+  }
+
+ private:
+  enum class Member { kOther, kIss, kSub, kAud, kExp, kNbf, kIat, kJti, kSid, kRoles };
+
+  void readString(const JsonScalar& value, std::string& out) {
+    if (value.kind == JsonScalar::Kind::kString && !value.string.empty()) {
+      out.assign(value.string);
+    } else {
+      out_.bad_claim = true;
+    }
+  }
+  void arrayFailed() {
+    if (array_is_roles_) {
+      out_.roles_ok[roles_index_] = false;
+    } else {
+      out_.bad_claim = true;
+    }
+  }
+
+  detail::ReadClaims& out_;
+  std::span<const std::string> roles_claims_;
+  Member member_ = Member::kOther;             // the member whose value comes next
+  std::size_t roles_index_ = 0;                // which roles claim, for kRoles and a roles array
+  std::vector<std::string>* array_ = nullptr;  // the `aud` or roles array being read
+  bool array_is_roles_ = false;
+};
 
 bool contains(const std::vector<std::string>& values, std::string_view value) {
   return std::find(values.begin(), values.end(), value) != values.end();
@@ -90,51 +224,30 @@ core::SystemTime fromNumericDate(std::int64_t seconds) {
 
 namespace detail {
 
-VerifyResult<Claims> readClaims(const json::object& object, std::string_view text,
-                                std::string_view roles_claim) {
-  // One pass over the members instead of a lookup per claim.
-  Claims claims;
-  for (const json::key_value_pair& member : object) {
-    const std::string_view name(member.key().data(), member.key().size());
-    const json::value& v = member.value();
-    bool ok = true;
-    if (name == roles_claim) {
-      ok = readStringArray(v, claims.roles);
-    } else if (name.size() == 3) {
-      if (name == "iss") {
-        ok = readString(v, claims.iss);
-      } else if (name == "sub") {
-        ok = readString(v, claims.sub);
-      } else if (name == "aud") {
-        ok = readAudience(v, claims.aud);
-      } else if (name == "exp") {
-        ok = readDate(v, claims.exp);
-      } else if (name == "nbf") {
-        ok = readDate(v, claims.nbf);
-      } else if (name == "iat") {
-        ok = readDate(v, claims.iat);
-      } else if (name == "jti") {
-        ok = readString(v, claims.jti);
-      } else if (name == "sid") {
-        ok = readString(v, claims.sid);
-      }
-    }
-    if (!ok) {
-      return VerifyError::kBadClaim;
-    }
+VerifyResult<ReadClaims> readClaims(std::string payload,
+                                    std::span<const std::string> roles_claims) {
+  ReadClaims out;
+  ClaimsVisitor visitor(out, roles_claims);
+  if (auto read = readStrictObject(payload, visitor); !read) {
+    return read.error();
   }
-  claims.json.assign(text.data(), text.size());
-  return claims;
+  out.claims.json = std::move(payload);
+  return out;
 }
 
 }  // namespace detail
 
 VerifyResult<Claims> parseClaims(std::string_view text, std::string_view roles_claim) {
-  auto parsed = detail::parseStrictObject(text);
-  if (!parsed) {
-    return parsed.error();
+  const std::string roles_name(roles_claim);
+  auto read = detail::readClaims(std::string(text), {&roles_name, 1});
+  if (!read) {
+    return read.error();
   }
-  return detail::readClaims(*parsed, text, roles_claim);
+  if ((read->iss_present && !read->iss_ok) || read->bad_claim || !read->roles_ok[0]) {
+    return VerifyError::kBadClaim;
+  }
+  read->claims.roles = std::move(read->roles[0]);
+  return std::move(read->claims);
 }
 
 VerifyResult<void> validateClaims(const Claims& claims, const ClaimsPolicy& policy,

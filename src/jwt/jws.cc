@@ -1,16 +1,11 @@
 #include "jwt/jws.h"
 
-#include <boost/json/object.hpp>
-#include <boost/json/value.hpp>
-
 #include "core/json.h"
 #include "crypto/base64url.h"
 #include "jwt/detail/strict_json.h"
 
 namespace bulwark::jwt {
 namespace {
-
-namespace json = boost::json;
 
 bool equalsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) {
@@ -27,75 +22,119 @@ bool equalsIgnoreCase(std::string_view a, std::string_view b) {
   return true;
 }
 
-VerifyResult<JoseHeader> checkHeader(const json::object& header) {
-  // One pass over the members (headers are small; ten lookups would cost more than this), then
-  // the rules in a fixed order so the reported reason does not depend on member order.
-  const json::value* alg = nullptr;
-  const json::value* kid = nullptr;
-  const json::value* typ = nullptr;
-  const json::value* cty = nullptr;
-  const json::value* b64 = nullptr;
-  bool crit = false, forbidden = false;
-  for (const json::key_value_pair& member : header) {
-    const std::string_view name(member.key().data(), member.key().size());
+// Collects the members of a JOSE header that the rules look at (core::StrictJsonVisitor): the
+// value of a top-level member is the next part at depth 1 after its name.
+class HeaderVisitor final : public core::StrictJsonVisitor {
+ public:
+  struct Member {
+    bool present = false;
+    bool is_string = false;
+    std::string value;
+  };
+  Member alg, kid, typ, cty;
+  bool b64_present = false;
+  bool b64_true = false;  // `b64` is the boolean true
+  bool crit = false;
+  bool forbidden = false;
+
+  void onKey(std::size_t depth, std::string_view name) override {
+    if (depth != 1) {
+      return;
+    }
+    next_ = nullptr;
+    next_b64_ = false;
     if (name == "alg") {
-      alg = &member.value();
+      next_ = &alg;
     } else if (name == "kid") {
-      kid = &member.value();
+      next_ = &kid;
     } else if (name == "typ") {
-      typ = &member.value();
+      next_ = &typ;
     } else if (name == "cty") {
-      cty = &member.value();
+      next_ = &cty;
     } else if (name == "b64") {
-      b64 = &member.value();
+      next_b64_ = true;
     } else if (name == "crit") {
       crit = true;
     } else if (name == "jku" || name == "x5u" || name == "jwk" || name == "x5c") {
       forbidden = true;
     }
   }
+  void onScalar(std::size_t depth, const core::JsonScalar& value) override {
+    if (depth != 1) {
+      return;
+    }
+    const bool string = value.kind == core::JsonScalar::Kind::kString;
+    record(string, string ? value.string : std::string_view{},
+           value.kind == core::JsonScalar::Kind::kBool && value.boolean);
+  }
+  void onContainer(std::size_t depth, bool) override {
+    if (depth == 1) {
+      record(false, {}, false);
+    }
+  }
+
+ private:
+  void record(bool is_string, std::string_view text, bool is_true) {
+    if (next_ != nullptr) {
+      next_->present = true;
+      next_->is_string = is_string;
+      next_->value.assign(text);
+    } else if (next_b64_) {
+      b64_present = true;
+      b64_true = is_true;
+    }
+    next_ = nullptr;
+    next_b64_ = false;
+  }
+
+  Member* next_ = nullptr;  // the member whose value comes next
+  bool next_b64_ = false;
+};
+
+VerifyResult<JoseHeader> checkHeader(HeaderVisitor& header) {
+  // The rules in a fixed order, so the reported reason does not depend on member order.
   JoseHeader out;
-  if (alg == nullptr) {
+  if (!header.alg.present) {
     return VerifyError::kMissingAlg;
   }
-  if (!alg->is_string()) {
+  if (!header.alg.is_string) {
     return VerifyError::kBadHeader;
   }
-  const std::string_view alg_name(alg->get_string().data(), alg->get_string().size());
-  if (equalsIgnoreCase(alg_name, "none")) {
+  if (equalsIgnoreCase(header.alg.value, "none")) {
     return VerifyError::kAlgNone;
   }
-  const auto algorithm = crypto::algorithmFromName(alg_name);
+  const auto algorithm = crypto::algorithmFromName(header.alg.value);
   if (!algorithm) {
     return VerifyError::kUnsupportedAlg;
   }
   out.alg = *algorithm;
   // RFC 7515 §4.1.11: a recipient must reject a token whose `crit` lists an extension it does
   // not understand. We understand none, so any `crit` (even an empty or malformed one) is refused.
-  if (crit) {
+  if (header.crit) {
     return VerifyError::kCritUnsupported;
   }
-  if (forbidden) {
+  if (header.forbidden) {
     return VerifyError::kForbiddenHeader;
   }
-  if (b64 != nullptr && (!b64->is_bool() || !b64->get_bool())) {
+  if (header.b64_present && !header.b64_true) {
     return VerifyError::kUnencodedPayload;
   }
-  if ((cty != nullptr && !cty->is_string()) || (kid != nullptr && !kid->is_string()) ||
-      (typ != nullptr && !typ->is_string())) {
+  if ((header.cty.present && !header.cty.is_string) ||
+      (header.kid.present && !header.kid.is_string) ||
+      (header.typ.present && !header.typ.is_string)) {
     return VerifyError::kBadHeader;
   }
-  if (cty != nullptr) {
-    const std::string_view value(cty->get_string().data(), cty->get_string().size());
-    if (equalsIgnoreCase(value, "JWT") || equalsIgnoreCase(value, "application/jwt")) {
+  if (header.cty.present) {
+    if (equalsIgnoreCase(header.cty.value, "JWT") ||
+        equalsIgnoreCase(header.cty.value, "application/jwt")) {
       return VerifyError::kNestedToken;
     }
   }
-  if (kid != nullptr) {
-    out.kid.emplace(kid->get_string().data(), kid->get_string().size());
+  if (header.kid.present) {
+    out.kid.emplace(std::move(header.kid.value));
   }
-  if (typ != nullptr) {
-    out.typ.emplace(typ->get_string().data(), typ->get_string().size());
+  if (header.typ.present) {
+    out.typ.emplace(std::move(header.typ.value));
   }
   return out;
 }
@@ -123,17 +162,18 @@ VerifyResult<Jws> parseJws(std::string_view token, std::size_t max_token_bytes) 
 
   Jws jws;
   jws.signing_input = token.substr(0, second);
-  std::string header_json;
+  // The header is needed only while it is read: decode it into a buffer the thread reuses.
+  thread_local std::string header_json;
   if (!crypto::base64UrlDecode(header_part, header_json) ||
       !crypto::base64UrlDecode(payload_part, jws.payload) ||
       !crypto::base64UrlDecode(signature_part, jws.signature)) {
     return VerifyError::kBadBase64;
   }
-  auto header = detail::parseStrictObject(header_json);
-  if (!header) {
-    return header.error();
+  HeaderVisitor header;
+  if (auto read = detail::readStrictObject(header_json, header); !read) {
+    return read.error();
   }
-  auto checked = checkHeader(*header);
+  auto checked = checkHeader(header);
   if (!checked) {
     return checked.error();
   }

@@ -2,19 +2,14 @@
 
 #include <algorithm>
 #include <atomic>
-#include <boost/json/object.hpp>
-#include <boost/json/value.hpp>
 #include <stdexcept>
 
 #include "crypto/hmac.h"
 #include "jwt/detail/claims_reader.h"
-#include "jwt/detail/strict_json.h"
 #include "jwt/detail/token_cache.h"
 
 namespace bulwark::jwt {
 namespace {
-
-namespace json = boost::json;
 
 char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -45,6 +40,8 @@ VerifyResult<void> checkTyp(const std::optional<std::string>& typ, TypPolicy pol
 struct IssuerState {
   IssuerConfig config;
   ClaimsPolicy policy;
+  // Which of VerifierImpl::roles_claims_ is this issuer's roles claim.
+  std::size_t roles_index = 0;
   // The key set the cache was last swept against (identity only, never dereferenced).
   mutable std::atomic<const KeySet*> swept{nullptr};
 };
@@ -66,6 +63,12 @@ class VerifierImpl final : public Verifier {
       state.policy.leeway = leeway_;
       state.policy.required = state.config.required_claims;
       state.swept.store(state.config.keys->keys().get());
+      const auto known =
+          std::find(roles_claims_.begin(), roles_claims_.end(), state.config.roles_claim);
+      state.roles_index = static_cast<std::size_t>(known - roles_claims_.begin());
+      if (known == roles_claims_.end()) {
+        roles_claims_.push_back(state.config.roles_claim);
+      }
     }
     if (config.cache.capacity > 0) {
       cache_ = std::make_unique<detail::TokenCache>(config.cache.capacity, config.cache.shards);
@@ -166,19 +169,20 @@ class VerifierImpl final : public Verifier {
     if (!jws) {
       return jws.error();
     }
-    auto payload = detail::parseStrictObject(jws->payload);
-    if (!payload) {
-      return payload.error();
+    // One strict pass over the payload reads every claim, and the roles claim of every issuer
+    // (which issuer applies is known only from `iss`); claim type errors wait for the signature.
+    auto read = detail::readClaims(std::move(jws->payload), roles_claims_);
+    if (!read) {
+      return read.error();
     }
     // `iss` is not authenticated yet: it only chooses whose keys may verify the signature.
-    const json::value* iss = payload->if_contains("iss");
-    if (iss == nullptr) {
+    if (!read->iss_present) {
       return VerifyError::kMissingIssuer;
     }
-    if (!iss->is_string() || iss->get_string().empty()) {
+    if (!read->iss_ok) {
       return VerifyError::kBadClaim;
     }
-    const IssuerState* issuer = findIssuer({iss->get_string().data(), iss->get_string().size()});
+    const IssuerState* issuer = findIssuer(read->claims.iss);
     if (issuer == nullptr) {
       return VerifyError::kWrongIssuer;
     }
@@ -204,15 +208,15 @@ class VerifierImpl final : public Verifier {
     if (auto signature = verifyJwsSignature(*jws, *entry->key); !signature) {
       return signature.error();
     }
-    auto claims = detail::readClaims(*payload, jws->payload, issuer->config.roles_claim);
-    if (!claims) {
-      return claims.error();
+    if (read->bad_claim || !read->roles_ok[issuer->roles_index]) {
+      return VerifyError::kBadClaim;
     }
-    if (auto valid = validateClaims(*claims, issuer->policy, now); !valid) {
+    if (auto valid = validateClaims(read->claims, issuer->policy, now); !valid) {
       return valid.error();
     }
     auto verified = std::make_shared<VerifiedToken>();
-    verified->claims = std::move(*claims);
+    verified->claims = std::move(read->claims);
+    verified->claims.roles = std::move(read->roles[issuer->roles_index]);
     verified->kid = kid;
     verified->algorithm = entry->key->algorithm();
     verified->issuer_index = static_cast<std::size_t>(issuer - issuers_.data());
@@ -224,6 +228,8 @@ class VerifierImpl final : public Verifier {
   const std::size_t max_token_bytes_;
   core::Clock& clock_;
   std::vector<IssuerState> issuers_;
+  // The distinct roles claim names of the issuers, read from every payload.
+  std::vector<std::string> roles_claims_;
   std::unique_ptr<detail::TokenCache> cache_;
   // Written off the hot path only: after a signature check, or when a cached key is gone.
   mutable std::atomic<std::uint64_t> verified_uncached_{0};

@@ -1,17 +1,40 @@
 #pragma once
-// Reading claims from an already parsed payload object (private to src/jwt), so the verifier
-// parses a payload once: it needs `iss` to choose the issuer before it knows that issuer's roles
-// claim.
+// Reading a payload's claims in one strict parse (private to src/jwt), without building a JSON
+// value. The verifier needs `iss` to choose the issuer before it knows that issuer's roles
+// claim, so the roles of every candidate claim name are read in the same pass.
 
-#include <boost/json/object.hpp>
+#include <boost/container/small_vector.hpp>
+#include <cstddef>
+#include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "jwt/claims.h"
 
 namespace bulwark::jwt::detail {
 
-// As parseClaims() after parsing: reads the claims of `object`, whose text is `text`.
-[[nodiscard]] VerifyResult<Claims> readClaims(const boost::json::object& object,
-                                              std::string_view text, std::string_view roles_claim);
+// The claims of one payload as read, before any is judged.
+struct ReadClaims {
+  // The registered claims (roles empty) and `json`, the payload as signed.
+  Claims claims;
+  // `iss` is present (its value is claims.iss when iss_ok).
+  bool iss_present = false;
+  // `iss` is a non-empty string.
+  bool iss_ok = false;
+  // Some other registered claim has the wrong type (see parseClaims()).
+  bool bad_claim = false;
+  // Per name in the `roles_claims` given: its array of strings, and whether it was one (absent
+  // counts as one). Inline for the usual single name: no allocation per token.
+  boost::container::small_vector<std::vector<std::string>, 1> roles;
+  boost::container::small_vector<bool, 4> roles_ok;
+};
+
+// Parses `payload` as a strict JSON object (kBadJson, kDuplicateMember as parseStrictObject())
+// and reads its registered claims and the members named in `roles_claims` (none of them a
+// registered claim name). Claim type errors are recorded, not returned, so that the caller can
+// report them after the signature check. Takes `payload` to keep it as claims.json. Thread-safe.
+[[nodiscard]] VerifyResult<ReadClaims> readClaims(std::string payload,
+                                                  std::span<const std::string> roles_claims);
 
 }  // namespace bulwark::jwt::detail

@@ -16,4 +16,12 @@ VerifyResult<boost::json::object> parseStrictObject(std::string_view text) {
   return std::move(*object);
 }
 
+VerifyResult<void> readStrictObject(std::string_view text, core::StrictJsonVisitor& visitor) {
+  bool duplicate = false;
+  if (!core::readStrictJsonObject(text, kMaxDepth, visitor, &duplicate)) {
+    return duplicate ? VerifyError::kDuplicateMember : VerifyError::kBadJson;
+  }
+  return {};
+}
+
 }  // namespace bulwark::jwt::detail

@@ -6,6 +6,7 @@
 #include <boost/json/object.hpp>
 #include <string_view>
 
+#include "core/strict_json.h"
 #include "jwt/errors.h"
 
 namespace bulwark::jwt::detail {
@@ -15,5 +16,10 @@ namespace bulwark::jwt::detail {
 // kDuplicateMember for a repeated name, kBadJson for anything else. Thread-safe (the parser is
 // per thread).
 [[nodiscard]] VerifyResult<boost::json::object> parseStrictObject(std::string_view text);
+
+// Reads `text` under the same rules and errors as parseStrictObject() without building a value:
+// its parts go to `visitor` (core/strict_json.h), which must discard them on an error.
+[[nodiscard]] VerifyResult<void> readStrictObject(std::string_view text,
+                                                  core::StrictJsonVisitor& visitor);
 
 }  // namespace bulwark::jwt::detail
