@@ -9,7 +9,9 @@
 # of one request with start-up and shutdown cancelled out. Only user-space instructions are counted.
 #
 # Environment: BULWARK_BIN (default build/bulwark), SMALL (default 200), LARGE (default 2200),
-#              KEEP_TMP=1 to keep the callgrind outputs (callgrind_annotate them).
+#              KEEP_TMP=1 to keep the callgrind outputs (callgrind_annotate them),
+#              PROXIES (default "bulwark nginx"; "bulwark" alone skips nginx),
+#              BENCH_BULWARK_ARGS extra `bulwark serve` arguments (e.g. "--audit-requests decisions").
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -20,6 +22,8 @@ BULWARK_BIN=${BULWARK_BIN:-build/bulwark}
 SMALL=${SMALL:-200}
 LARGE=${LARGE:-2200}
 KEEP_TMP=${KEEP_TMP:-0}
+BENCH_BULWARK_ARGS=${BENCH_BULWARK_ARGS:-}
+PROXIES=${PROXIES:-"bulwark nginx"}
 
 log() { printf '[bench/proxy/callgrind] %s\n' "$*" >&2; }
 die() { printf '[bench/proxy/callgrind] error: %s\n' "$*" >&2; exit 1; }
@@ -141,9 +145,10 @@ measure() {
     local -a unset_env=()
     local v
     for v in $(compgen -e); do [[ $v == BULWARK_* ]] && unset_env+=(-u "$v"); done
+    # shellcheck disable=SC2086  # BENCH_BULWARK_ARGS: word splitting intended
     env "${unset_env[@]}" valgrind --tool=callgrind --callgrind-out-file="$out.%p" \
       "$BULWARK_BIN" serve --listen "127.0.0.1:$port" --upstream "http://127.0.0.1:$UP_PORT" \
-      --workers 1 --log-level warn >"$TMP/$p-$count.log" 2>&1 </dev/null &
+      --workers 1 --log-level warn --data-dir "$TMP/data-$count" $BENCH_BULWARK_ARGS >"$TMP/$p-$count.log" 2>&1 </dev/null &
   else
     mkdir -p "$TMP/proxy$count-tmp"
     nginx_conf "proxy$count" 1 off "  upstream backend { server 127.0.0.1:$UP_PORT; keepalive 64; keepalive_requests 1000000; }
@@ -183,12 +188,14 @@ echo
 echo "| proxy   | instructions/request |"
 echo "|---------|---------------------:|"
 declare -A IPR
-for p in bulwark nginx; do
+for p in $PROXIES; do
+  [[ $p == bulwark || $p == nginx ]] || die "PROXIES lists bulwark and/or nginx, got '$p'"
   small=$(measure "$p" "$SMALL")
   large=$(measure "$p" "$LARGE")
   IPR[$p]=$(( (large - small) / (LARGE - SMALL) ))
   printf '| %-7s | %20d |\n' "$p" "${IPR[$p]}"
 done
+[[ -n ${IPR[bulwark]:-} && -n ${IPR[nginx]:-} ]] || exit 0
 echo
 awk -v b="${IPR[bulwark]}" -v n="${IPR[nginx]}" \
   'BEGIN { printf "- bulwark/nginx instructions per request: %.2f× (user space only)\n", b / n }'
