@@ -16,6 +16,7 @@
 #include <mutex>
 #include <thread>
 
+#include "audit/detail/record_mac.h"
 #include "audit/record.h"
 #include "core/log.h"
 #include "crypto/hmac.h"
@@ -90,7 +91,7 @@ struct Writer::State {
 
   // ---- writer thread only ----
   AuditKey signing;
-  std::unique_ptr<crypto::HmacSha256> mac;
+  std::unique_ptr<detail::RecordMacKey> mac;
   crypto::Digest256 head{};
   std::uint64_t records_since_checkpoint = 0;
   std::string buffer;
@@ -162,7 +163,7 @@ struct Writer::State {
 
   // ---- queue side (caller holds `mutex`) ----
 
-  std::uint64_t pushLocked(Item item) {
+  std::uint64_t pushLocked(Item&& item) {
     item.seq = ++last_assigned;
     last_seq.store(item.seq, std::memory_order_relaxed);
     const std::uint64_t seq = item.seq;
@@ -240,7 +241,9 @@ struct Writer::State {
     return due;
   }
 
-  std::uint64_t enqueue(Event event, bool may_wait) {
+  // Takes `event` by reference and moves it once, into the queue: an event is some 200 bytes of
+  // strings and vector, moved per request.
+  std::uint64_t enqueue(Event&& event, bool may_wait) {
     // The writer thread (observers, callbacks) may still add events while closing: the
     // thread writes until its queue is empty.
     const bool from_writer = onWriterThread();
@@ -263,8 +266,7 @@ struct Writer::State {
         return kNotRecorded;
       }
     }
-    Item item;
-    item.event = std::move(event);
+    Item item{.event = std::move(event), .key = nullptr, .reason = ""};
     const bool was_empty = pending.empty();
     bool wake = false;
     if (config.durability == Durability::kSync) {
@@ -321,9 +323,9 @@ struct Writer::State {
   // ---- writer thread ----
 
   void setSigningKey(AuditKey key) {
-    mac.reset();  // frees (and OpenSSL wipes) the previous key schedule
+    mac.reset();  // frees (and wipes) the previous key's states
     signing = std::move(key);
-    mac = std::make_unique<crypto::HmacSha256>(signing.key.bytes());
+    mac = std::make_unique<detail::RecordMacKey>(signing.key.bytes());
     epoch.store(signing.epoch, std::memory_order_relaxed);
   }
 
@@ -397,8 +399,7 @@ struct Writer::State {
     } else {
       appendSignedBytes(buffer, prefix, *event, event->id, config.max_field_bytes);
     }
-    head = recordMac(*mac, head, item.seq,
-                     std::string_view(buffer).substr(start, buffer.size() - start));
+    head = mac->mac(head, item.seq, std::string_view(buffer).substr(start, buffer.size() - start));
     appendMacSuffix(buffer, head);
     buffer += '\n';
     if (item.kind != ItemKind::kCheckpoint) ++records_since_checkpoint;

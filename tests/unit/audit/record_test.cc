@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "audit/detail/record_mac.h"
 #include "audit/keys.h"
 #include "audit_test_support.h"
 
@@ -194,6 +195,155 @@ TEST(RecordFormat, IdsAreRestricted) {
   EXPECT_FALSE(isValidId("a\"b"));
   EXPECT_FALSE(isValidId(std::string(65, 'a')));
   EXPECT_TRUE(isValidId(std::string(64, 'a')));
+}
+
+// Exact bytes, written out by hand from the layout in record.h, with MACs computed outside
+// bulwark (Python's hmac module): the serialiser's fast path (plain strings) and its general
+// path (escapes) must both keep producing them, or stored trails stop verifying.
+struct GoldenRecord {
+  Event event;
+  std::uint64_t seq;
+  std::string id;
+  std::string line;  // signed bytes
+  std::string mac_hex;
+};
+
+std::vector<GoldenRecord> goldenRecords() {
+  std::vector<GoldenRecord> golden;
+  const core::SystemTime time{std::chrono::seconds(1'800'000'000) + std::chrono::microseconds(42)};
+  Event plain;
+  plain.type = EventType::kRequest;
+  plain.time = time;
+  plain.client_address = "192.0.2.7";
+  plain.request_id = "6f1c2a9e4b7d4c03a1e5f2b8c9d0e7a1";
+  plain.target = "api";
+  plain.details = {{"method", "GET"}, {"path", "/api/v1/things"}, {"status", "200"},
+                   {"duration_us", "1234"}};
+  golden.push_back(
+      {plain, 12345, "0123456789abcdef0000000000003039",
+       R"({"seq":12345,"node":"node-1","kid":"k1","epoch":2,"prev":"ab00000000000000000000000000000000000000000000000000000000000001","type":"REQUEST","id":"0123456789abcdef0000000000003039","time":"2027-01-15T08:00:00.000042Z","severity":"info","outcome":"success","actor":"","client":"192.0.2.7","request_id":"6f1c2a9e4b7d4c03a1e5f2b8c9d0e7a1","target":"api","details":{"method":"GET","path":"/api/v1/things","status":"200","duration_us":"1234"})",
+       "a59cb8161243728812a09c69848022a5848c65724395f3a9617be5fbcad75831"});
+  Event hostile;
+  hostile.type = EventType::kAccessDenied;
+  hostile.severity = Severity::kMedium;
+  hostile.outcome = Outcome::kDenied;
+  hostile.time = time;
+  hostile.actor = "al\\ice\n\x01\x7f";
+  hostile.client_address = "10.0.0.1";
+  hostile.request_id = "r\t";
+  hostile.target = "caf\xc3\xa9";
+  hostile.details = {{"reason", "bad\xff"
+                                "byte"}};
+  golden.push_back(
+      {hostile, 1, "id-\"x",
+       R"({"seq":1,"node":"n","kid":"k","epoch":0,"prev":"ab00000000000000000000000000000000000000000000000000000000000001","type":"ACCESS_DENIED","id":"id-\"x","time":"2027-01-15T08:00:00.000042Z","severity":"medium","outcome":"denied","actor":"al\\ice\n\u0001\u007f","client":"10.0.0.1","request_id":"r\t","target":")"
+       "caf\xc3\xa9"
+       R"(","details":{"reason":"bad\ufffdbyte"})",
+       "0527bd022050eb2a93715b528498899a85cd52ad0cb2d1c49290158bc66ed2e7"});
+  return golden;
+}
+
+TEST(RecordFormat, SignedBytesAndMacsAreByteExact) {
+  crypto::Digest256 prev{};
+  prev[0] = 0xab;
+  prev[31] = 0x01;
+  std::string raw;
+  ASSERT_TRUE(crypto::fromHex(kKeyHex1, raw));
+  const std::span<const std::uint8_t> key(reinterpret_cast<const std::uint8_t*>(raw.data()),
+                                          raw.size());
+  crypto::HmacSha256 hmac(key);
+  detail::RecordMacKey record_mac(key);
+  bool first = true;
+  for (const auto& golden : goldenRecords()) {
+    std::string line = "left alone";  // appends after what is there
+    const RecordPrefix prefix{golden.seq, first ? "node-1" : "n", first ? "k1" : "k",
+                              first ? 2u : 0u, &prev};
+    first = false;
+    appendSignedBytes(line, prefix, golden.event, golden.id, 4096);
+    EXPECT_EQ(line, "left alone" + golden.line);
+    std::string mac_hex;
+    appendDigestHex(mac_hex, record_mac.mac(prev, golden.seq, golden.line));
+    EXPECT_EQ(mac_hex, golden.mac_hex);
+    mac_hex.clear();
+    appendDigestHex(mac_hex, recordMac(hmac, prev, golden.seq, golden.line));
+    EXPECT_EQ(mac_hex, golden.mac_hex);
+  }
+}
+
+// Whatever the strings hold, the serialiser agrees with serializeRecord, which writes every
+// field through core::appendJsonString. (Invalid UTF-8, written as \ufffd, does not read back
+// as the same bytes; the golden records cover it.)
+TEST(RecordFormat, SerialiserAgreesWithFieldByFieldSerialisation) {
+  const std::vector<std::string> values = {"",
+                                           "plain",
+                                           std::string(40, 'p'),
+                                           "sixteen-bytes-ok",
+                                           "quote\"inside-a-longer-string",
+                                           "back\\slash",
+                                           "tab\there",
+                                           std::string("nul\0byte", 8),
+                                           "del\x7f",
+                                           "utf8-\xc3\xa9-and-more-than-sixteen",
+                                           std::string(100, 'x') + "~"};
+  crypto::Digest256 prev{};
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    Event event = testing::makeEvent(EventType::kRequest);
+    event.actor = values[i];
+    event.client_address = values[(i + 1) % values.size()];
+    event.request_id = values[(i + 2) % values.size()];
+    event.target = values[(i + 3) % values.size()];
+    event.details = {{"k", values[(i + 4) % values.size()]}, {values[i], "v"}};
+    event.time += std::chrono::microseconds(i * 700'001);  // also across seconds
+    for (std::size_t max : {std::size_t{0}, std::size_t{64}}) {
+      std::string line;
+      appendSignedBytes(line, RecordPrefix{i + 1, "node-1", "k1", 0, &prev}, event, values[i],
+                        max);
+      appendMacSuffix(line, prev);
+      Record record;
+      ASSERT_TRUE(parseRecord(line, record)) << line;
+      EXPECT_EQ(serializeRecord(record), line);
+      if (max == 0) {
+        EXPECT_EQ(record.event.actor.empty(), values[i].empty());
+        EXPECT_EQ(record.event.time, event.time);
+      }
+    }
+  }
+}
+
+TEST(RecordFormat, TimestampsWithinAndAcrossSeconds) {
+  const core::SystemTime base{std::chrono::microseconds(1'700'000'000'123'456)};
+  for (const auto& [offset, text] : std::vector<std::pair<std::int64_t, std::string>>{
+           {0, "2023-11-14T22:13:20.123456Z"},
+           {1, "2023-11-14T22:13:20.123457Z"},
+           {876'543, "2023-11-14T22:13:20.999999Z"},
+           {876'544, "2023-11-14T22:13:21.000000Z"},
+           {-1'000'000, "2023-11-14T22:13:19.123456Z"},
+           {86'400'000'000, "2023-11-15T22:13:20.123456Z"},
+           {0, "2023-11-14T22:13:20.123456Z"}}) {
+    std::string out;
+    appendTimestamp(out, base + std::chrono::microseconds(offset));
+    EXPECT_EQ(out, text);
+  }
+}
+
+// The writer's keyed SHA-256 states give HMAC-SHA256 for every key and message length.
+TEST(RecordMac, KeyedStatesMatchHmacSha256) {
+  std::string bytes;
+  for (int i = 0; i < 300; ++i) bytes.push_back(static_cast<char>(i * 7 + 3));
+  for (std::size_t key_size : {1, 16, 31, 32, 63, 64, 65, 200}) {  // audit keys are never empty
+    std::vector<std::uint8_t> key(key_size);
+    for (std::size_t i = 0; i < key_size; ++i) key[i] = static_cast<std::uint8_t>(i * 13 + 5);
+    crypto::HmacSha256 hmac(key);
+    detail::RecordMacKey record_mac(key);
+    crypto::Digest256 prev{};
+    for (std::size_t length = 0; length <= bytes.size(); length += 23) {
+      const std::string_view message(bytes.data(), length);
+      const std::uint64_t seq = 0x0102030405060708ull + length;
+      const auto expected = recordMac(hmac, prev, seq, message);
+      EXPECT_EQ(record_mac.mac(prev, seq, message), expected) << key_size << " " << length;
+      prev = expected;
+    }
+  }
 }
 
 }  // namespace
