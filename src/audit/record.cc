@@ -275,13 +275,75 @@ std::int64_t daysFromCivil(int year, unsigned month, unsigned day) {
   return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
 }
 
-void appendDigits(std::string& out, unsigned value, int width) {
-  char buffer[8];
+// True when core::appendJsonString would write `value` unchanged (kPlain bytes only).
+bool isPlain(std::string_view value) {
+  const char* p = value.data();
+  const char* const end = p + value.size();
+#if defined(__SSE2__)
+  // Signed compares: bytes >= 0x80 are negative, so "< 0x20" catches them with the controls.
+  const __m128i space = _mm_set1_epi8(0x20);
+  const __m128i del = _mm_set1_epi8(0x7f);
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i backslash = _mm_set1_epi8('\\');
+  for (; end - p >= 16; p += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i bad =
+        _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(v, space), _mm_cmpeq_epi8(v, del)),
+                     _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)));
+    if (_mm_movemask_epi8(bad) != 0) return false;
+  }
+#endif
+  for (; p != end; ++p) {
+    if (!kPlain[static_cast<unsigned char>(*p)]) return false;
+  }
+  return true;
+}
+
+void putDigits(char* p, unsigned value, int width) {
   for (int i = width - 1; i >= 0; --i) {
-    buffer[i] = static_cast<char>('0' + value % 10);
+    p[i] = static_cast<char>('0' + value % 10);
     value /= 10;
   }
-  out.append(buffer, static_cast<std::size_t>(width));
+}
+
+// Writes "YYYY-MM-DDTHH:MM:SS.ffffffZ" (27 bytes, clamped to years 1970-9999). The date and
+// time up to the second are kept per thread: a writer formats many records per second.
+char* putTimestamp(char* p, core::SystemTime time) {
+  using namespace std::chrono;
+  constexpr std::int64_t kMaxMicros = 253402300799999999;  // 9999-12-31T23:59:59.999999Z
+  struct SecondCache {
+    std::int64_t seconds = -1;
+    char text[20] = {};  // "YYYY-MM-DDTHH:MM:SS."
+  };
+  thread_local SecondCache cache;
+  std::int64_t micros = duration_cast<microseconds>(time.time_since_epoch()).count();
+  micros = std::clamp<std::int64_t>(micros, 0, kMaxMicros);
+  const std::int64_t seconds = micros / 1'000'000;
+  const auto fraction = static_cast<unsigned>(micros % 1'000'000);
+  if (seconds != cache.seconds) {
+    const auto second_of_day = static_cast<unsigned>(seconds % 86400);
+    int year = 0;
+    unsigned month = 0, day = 0;
+    civilFromDays(seconds / 86400, year, month, day);
+    char* t = cache.text;
+    putDigits(t, static_cast<unsigned>(year), 4);
+    t[4] = '-';
+    putDigits(t + 5, month, 2);
+    t[7] = '-';
+    putDigits(t + 8, day, 2);
+    t[10] = 'T';
+    putDigits(t + 11, second_of_day / 3600, 2);
+    t[13] = ':';
+    putDigits(t + 14, second_of_day / 60 % 60, 2);
+    t[16] = ':';
+    putDigits(t + 17, second_of_day % 60, 2);
+    t[19] = '.';
+    cache.seconds = seconds;
+  }
+  std::memcpy(p, cache.text, sizeof cache.text);
+  putDigits(p + 20, fraction, 6);
+  p[26] = 'Z';
+  return p + 27;
 }
 
 bool readDigits(std::string_view s, std::size_t pos, std::size_t count, unsigned& out) {
@@ -504,8 +566,11 @@ bool parseRecord(std::string_view line, Record& out, std::string* error) {
   return true;
 }
 
-void appendSignedBytes(std::string& out, const RecordPrefix& prefix, const Event& event,
-                       std::string_view id, std::size_t max_field_bytes) {
+namespace {
+
+// The general path: any field may need escaping or cutting.
+void appendSignedBytesSlow(std::string& out, const RecordPrefix& prefix, const Event& event,
+                           std::string_view id, std::size_t max_field_bytes) {
   out += kSeqKey;
   appendNumber(out, prefix.seq);
   out += kNodeKey;
@@ -546,10 +611,110 @@ void appendSignedBytes(std::string& out, const RecordPrefix& prefix, const Event
   out += '}';
 }
 
+// True when `value` is written as it is inside quotes (no escape) and needs no cut.
+bool fitsPlain(std::string_view value, std::size_t max) {
+  return (max == 0 || value.size() <= max) && isPlain(value);
+}
+
+char* put(char* p, std::string_view text) {
+  std::memcpy(p, text.data(), text.size());
+  return p + text.size();
+}
+
+char* putQuoted(char* p, std::string_view text) {
+  *p++ = '"';
+  p = put(p, text);
+  *p++ = '"';
+  return p;
+}
+
+char* putNumber(char* p, std::uint64_t value) { return std::to_chars(p, p + 20, value).ptr; }
+
+char* putDigestHex(char* p, const crypto::Digest256& digest) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (std::uint8_t byte : digest) {
+    *p++ = kHex[byte >> 4];
+    *p++ = kHex[byte & 0xf];
+  }
+  return p;
+}
+
+}  // namespace
+
+// One pass when every string is plain (the usual case: ids, addresses, routes, numbers): the
+// record is written into room reserved once, without a capacity check per piece. Anything to
+// escape or cut takes the general path. Both give the same bytes (record_test checks).
+void appendSignedBytes(std::string& out, const RecordPrefix& prefix, const Event& event,
+                       std::string_view id, std::size_t max_field_bytes) {
+  std::size_t strings = prefix.node.size() + prefix.kid.size() + id.size() + event.actor.size() +
+                        event.client_address.size() + event.request_id.size() +
+                        event.target.size();
+  bool plain = fitsPlain(id, max_field_bytes) && fitsPlain(event.actor, max_field_bytes) &&
+               fitsPlain(event.client_address, max_field_bytes) &&
+               fitsPlain(event.request_id, max_field_bytes) &&
+               fitsPlain(event.target, max_field_bytes);
+  for (const auto& [key, value] : event.details) {
+    if (!plain) break;
+    plain = fitsPlain(key, max_field_bytes) && fitsPlain(value, max_field_bytes);
+    strings += key.size() + value.size() + 6;  // "k":"v",
+  }
+  if (!plain) {
+    appendSignedBytesSlow(out, prefix, event, id, max_field_bytes);
+    return;
+  }
+  // Literals, two numbers, the prev hex, names and the timestamp take well under 512 bytes.
+  constexpr std::size_t kFixedRoom = 512;
+  const std::size_t start = out.size();
+  out.resize(start + strings + kFixedRoom);
+  char* p = out.data() + start;
+  p = put(p, kSeqKey);
+  p = putNumber(p, prefix.seq);
+  p = put(p, kNodeKey);
+  p = put(p, prefix.node);
+  p = put(p, kKidKey);
+  p = put(p, prefix.kid);
+  p = put(p, kEpochKey);
+  p = putNumber(p, prefix.epoch);
+  p = put(p, kPrevKey);
+  p = putDigestHex(p, *prefix.prev);
+  p = put(p, kTypeKey);
+  p = put(p, eventTypeName(event.type));
+  p = put(p, "\",\"id\":");
+  p = putQuoted(p, id);
+  p = put(p, ",\"time\":\"");
+  p = putTimestamp(p, event.time);
+  p = put(p, "\",\"severity\":\"");
+  p = put(p, severityName(event.severity));
+  p = put(p, "\",\"outcome\":\"");
+  p = put(p, outcomeName(event.outcome));
+  p = put(p, "\",\"actor\":");
+  p = putQuoted(p, event.actor);
+  p = put(p, ",\"client\":");
+  p = putQuoted(p, event.client_address);
+  p = put(p, ",\"request_id\":");
+  p = putQuoted(p, event.request_id);
+  p = put(p, ",\"target\":");
+  p = putQuoted(p, event.target);
+  p = put(p, ",\"details\":{");
+  bool first = true;
+  for (const auto& [key, value] : event.details) {
+    if (!first) *p++ = ',';
+    first = false;
+    p = putQuoted(p, key);
+    *p++ = ':';
+    p = putQuoted(p, value);
+  }
+  *p++ = '}';
+  out.resize(static_cast<std::size_t>(p - out.data()));
+}
+
 void appendMacSuffix(std::string& out, const crypto::Digest256& mac) {
-  out += kMacKey;
-  appendDigestHex(out, mac);
-  out += "\"}";
+  static_assert(kMacKey.size() + 64 + 2 == kMacSuffixSize);
+  const std::size_t start = out.size();
+  out.resize(start + kMacSuffixSize);
+  char* p = put(out.data() + start, kMacKey);
+  p = putDigestHex(p, mac);
+  put(p, "\"}");
 }
 
 std::string serializeRecord(const Record& record) {
@@ -601,31 +766,8 @@ std::string serializeRecord(const Record& record) {
 }
 
 void appendTimestamp(std::string& out, core::SystemTime time) {
-  using namespace std::chrono;
-  constexpr std::int64_t kMaxMicros = 253402300799999999;  // 9999-12-31T23:59:59.999999Z
-  std::int64_t micros = duration_cast<microseconds>(time.time_since_epoch()).count();
-  micros = std::clamp<std::int64_t>(micros, 0, kMaxMicros);
-  const std::int64_t seconds = micros / 1'000'000;
-  const auto fraction = static_cast<unsigned>(micros % 1'000'000);
-  const std::int64_t days = seconds / 86400;
-  const auto second_of_day = static_cast<unsigned>(seconds % 86400);
-  int year = 0;
-  unsigned month = 0, day = 0;
-  civilFromDays(days, year, month, day);
-  appendDigits(out, static_cast<unsigned>(year), 4);
-  out += '-';
-  appendDigits(out, month, 2);
-  out += '-';
-  appendDigits(out, day, 2);
-  out += 'T';
-  appendDigits(out, second_of_day / 3600, 2);
-  out += ':';
-  appendDigits(out, second_of_day / 60 % 60, 2);
-  out += ':';
-  appendDigits(out, second_of_day % 60, 2);
-  out += '.';
-  appendDigits(out, fraction, 6);
-  out += 'Z';
+  char text[27];
+  out.append(text, putTimestamp(text, time));
 }
 
 bool parseTimestamp(std::string_view text, core::SystemTime& out) {
