@@ -628,7 +628,9 @@ class ClientSession {
     // An unread request body would be parsed as the next request: close instead.
     if (body_pending_) keep_alive_ = false;
     std::string fallback;
-    if (!co_await auditRequest(status)) {
+    bool audited = true;
+    if (const auto seq = auditRequest(status)) audited = co_await awaitDurable(*seq);
+    if (!audited) {
       // Sync durability and the trail cannot take the event: answer nothing it would not show.
       status = 503;
       fallback = core::jsonError("temporarily_unavailable", "the audit trail is unavailable");
@@ -701,13 +703,16 @@ class ClientSession {
     worker_.metrics().countRequest(route_index_, status, worker_.now() - started_);
   }
 
-  // Appends this request's one REQUEST event (status known, response not yet sent). In sync
-  // durability mode, waits until it — and so every earlier event of this request, the chain
-  // being ordered — is durable; false when it cannot become durable.
-  Task<bool> auditRequest(unsigned status) {
+  // Appends this request's one REQUEST event (status known, response not yet sent). Returns the
+  // event's sequence number when the answer must wait until it — and so every earlier event of
+  // this request, the chain being ordered — is durable (sync durability mode: co_await
+  // awaitDurable, which is false when it cannot become durable); nullopt when the answer may go
+  // out at once. A plain function, not a coroutine: in async mode, the default, every request
+  // passes here, and a coroutine frame per request is a cost with nothing to wait for.
+  std::optional<std::uint64_t> auditRequest(unsigned status) {
     if (decision_.type == audit::EventType::kRequest &&
         settings_.audit_requests == core::AuditRequests::kDecisions) {
-      co_return true;  // nothing remarkable, and the deployment only keeps decisions
+      return std::nullopt;  // nothing remarkable, and the deployment only keeps decisions
     }
     audit::Event event;
     event.type = decision_.type;
@@ -735,8 +740,8 @@ class ClientSession {
     if (!decision_.reason.empty()) event.details.emplace_back("reason", decision_.reason);
     decision_ = {};
     const auto seq = shared_.audit->append(std::move(event));
-    if (!shared_.audit->syncDurability()) co_return true;
-    co_return co_await awaitDurable(seq);
+    if (!shared_.audit->syncDurability()) return std::nullopt;
+    return seq;
   }
 
   Task<bool> awaitDurable(std::uint64_t seq) {
@@ -1177,7 +1182,9 @@ class ClientSession {
     appendConnectionHeader();
     out_ += "\r\n";
     upstream_in_.consume(response_.head_bytes);
-    if (!co_await auditRequest(status)) {
+    bool audited = true;
+    if (const auto seq = auditRequest(status)) audited = co_await awaitDurable(*seq);
+    if (!audited) {
       // Sync durability and the trail cannot take the event: the upstream's answer is withheld.
       keep_alive_ = false;
       co_await respondUnaudited();
