@@ -252,6 +252,15 @@ struct SimplePart {
   std::int64_t int64;
 };
 
+// The bytes a subset string may hold: printable ASCII except '"' and '\\'.
+constexpr std::array<bool, 256> kPlainChar = [] {
+  std::array<bool, 256> table{};
+  for (int c = 0x20; c <= 0x7e; ++c) {
+    table[static_cast<std::size_t>(c)] = c != '"' && c != '\\';
+  }
+  return table;
+}();
+
 bool isJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 // Byte comparison inline: names are short and mostly differ early, where a memcmp call costs
@@ -366,12 +375,8 @@ class SimpleObjectReader {
   bool readString(std::string_view& out) {
     const char* start = ++p_;
     const char* quote = start;
-    bool outside = false;
-    while (quote != end_ && *quote != '"') {
-      const auto c = static_cast<unsigned char>(*quote++);
-      outside |= (c < 0x20) | (c > 0x7e) | (c == '\\');
-    }
-    if (quote == end_ || outside) return false;
+    while (quote != end_ && kPlainChar[static_cast<unsigned char>(*quote)]) ++quote;
+    if (quote == end_ || *quote != '"') return false;
     out = std::string_view(start, static_cast<std::size_t>(quote - start));
     p_ = quote + 1;
     return true;
