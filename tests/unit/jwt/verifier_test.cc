@@ -346,6 +346,53 @@ TEST_F(VerifierTest, IssuerRules) {
   EXPECT_EQ(rejected(signEd(header("EdDSA", "ed", "JWT"), p.json())), VerifyError::kUnknownKid);
 }
 
+TEST_F(VerifierTest, RolesClaimPerIssuer) {
+  // The payload is read once, before `iss` has chosen the issuer: each issuer still gets its own
+  // roles claim, and only its own claim's type matters.
+  VerifierConfig config;
+  IssuerConfig ours;
+  ours.issuer = kOurs;
+  ours.audiences = {"api"};
+  ours.keys = ours_;
+  IssuerConfig idp;
+  idp.issuer = kIdp;
+  idp.audiences = {"api"};
+  idp.typ = TypPolicy::kAccessTokenOrJwt;
+  idp.roles_claim = "groups";
+  idp.keys = idp_;
+  config.issuers = {ours, idp};
+  auto verifier = Verifier::create(config, clock_);
+
+  Payload p = payload_;
+  p.extra = R"("groups":["g1","g2"],"roles":7)";
+  auto external_token = verifier->verify(external(p));
+  ASSERT_TRUE(external_token);
+  EXPECT_EQ((*external_token)->claims.roles, (std::vector<std::string>{"g1", "g2"}));
+  p.extra = R"("groups":7,"roles":["r1"])";
+  auto our_token = verifier->verify(signEd(header("EdDSA", "ed"), p.json()));
+  ASSERT_TRUE(our_token);
+  EXPECT_EQ((*our_token)->claims.roles, (std::vector<std::string>{"r1"}));
+  EXPECT_EQ(verifier->verify(external(p)).error(), VerifyError::kBadClaim);
+  p.extra = R"("groups":["g1",["nested"]])";
+  EXPECT_EQ(verifier->verify(external(p)).error(), VerifyError::kBadClaim);
+  p.extra = R"("groups":[])";
+  auto no_groups = verifier->verify(external(p));
+  ASSERT_TRUE(no_groups);
+  EXPECT_TRUE((*no_groups)->claims.roles.empty());
+}
+
+TEST_F(VerifierTest, ClaimTypeErrorsComeAfterTheSignature) {
+  // A forged token is refused for its signature whatever its claims hold.
+  Payload p = payload_;
+  p.sub = "";
+  p.extra = R"("sub":{"x":1})";
+  const std::string token = signEd(header("EdDSA", "ed"), p.json());
+  EXPECT_EQ(rejected(token), VerifyError::kBadClaim);
+  std::string forged = token;
+  forged.back() = forged.back() == 'A' ? 'Q' : 'A';
+  EXPECT_EQ(rejected(forged), VerifyError::kBadSignature);
+}
+
 TEST_F(VerifierTest, AudienceRules) {
   Payload p = payload_;
   p.aud = "";
