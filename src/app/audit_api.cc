@@ -189,6 +189,10 @@ class AuditApi final : public http::ApiHandler {
 
   http::ApiResponse run(const audit::Query& query, bool ndjson, const auth::Principal& admin,
                         const http::ApiRequest& request) {
+    // Read-your-writes: what was recorded before this request (the administrator's own login,
+    // a decision a moment ago) is in the answer, however the async writer batches. A pool
+    // thread, so waiting is fine.
+    trail_->flush();
     std::string body = ndjson ? "" : "[";
     std::uint64_t count = 0;
     auto stats = audit::runQuery(*store_, query, [&](std::string_view line, const audit::Record&) {
