@@ -12,15 +12,21 @@
 //     and its signing input lies inside the token;
 //   - verify() answers the same twice (the second answer may come from the cache);
 //   - a token the verifier accepts has iss, aud, exp and an allowed typ/kid/alg;
-//   - a parsed JWK Set re-serialises to a set that parses to the same JWKS text.
+//   - a parsed JWK Set re-serialises to a set that parses to the same JWKS text;
+//   - core::readStrictJsonObject (the verifier's parse, with its subset fast path) and
+//     core::parseStrictJsonObject agree on every JSON text of modes 1 and 3: the same verdict,
+//     the same duplicate flag, and the same parts in the same order.
 
+#include <boost/json/value.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <string_view>
 
 #include "core/clock.h"
+#include "core/strict_json.h"
 #include "crypto/base64url.h"
 #include "crypto/hmac.h"
 #include "jwt/claims.h"
@@ -113,6 +119,106 @@ void checkToken(std::string_view token) {
   check(jws->header.alg == f.keys->find(*jws->header.kid)->key->algorithm());
 }
 
+// Writes the parts of a document as text, from the visitor or from a parsed value.
+class PartsWriter final : public core::StrictJsonVisitor {
+ public:
+  std::string out;
+
+  void onKey(std::size_t depth, std::string_view name) override {
+    out += std::to_string(depth) + "k" + std::to_string(name.size()) + ":";
+    out += name;
+  }
+  void onScalar(std::size_t depth, const core::JsonScalar& v) override {
+    using Kind = core::JsonScalar::Kind;
+    out += std::to_string(depth);
+    char number[40];
+    switch (v.kind) {
+      case Kind::kString:
+        out += "s" + std::to_string(v.string.size()) + ":";
+        out += v.string;
+        return;
+      case Kind::kInt64:
+        out += "i" + std::to_string(v.int64);
+        return;
+      case Kind::kUint64:
+        out += "u" + std::to_string(v.uint64);
+        return;
+      case Kind::kDouble:
+        std::snprintf(number, sizeof number, "d%.17g", v.number);
+        out += number;
+        return;
+      case Kind::kBool:
+        out += v.boolean ? "t" : "f";
+        return;
+      case Kind::kNull:
+        out += "n";
+        return;
+    }
+  }
+  void onContainer(std::size_t depth, bool is_array) override {
+    out += std::to_string(depth) + (is_array ? "[" : "{");
+  }
+
+  void walkObject(const boost::json::object& object, std::size_t depth) {
+    for (const auto& member : object) {
+      onKey(depth, {member.key().data(), member.key().size()});
+      walk(member.value(), depth);
+    }
+  }
+  void walk(const boost::json::value& v, std::size_t depth) {
+    core::JsonScalar scalar;
+    switch (v.kind()) {
+      case boost::json::kind::object:
+        onContainer(depth, false);
+        walkObject(v.get_object(), depth + 1);
+        return;
+      case boost::json::kind::array:
+        onContainer(depth, true);
+        for (const auto& item : v.get_array()) walk(item, depth + 1);
+        return;
+      case boost::json::kind::string:
+        scalar.kind = core::JsonScalar::Kind::kString;
+        scalar.string = {v.get_string().data(), v.get_string().size()};
+        break;
+      case boost::json::kind::int64:
+        scalar.kind = core::JsonScalar::Kind::kInt64;
+        scalar.int64 = v.get_int64();
+        break;
+      case boost::json::kind::uint64:
+        scalar.kind = core::JsonScalar::Kind::kUint64;
+        scalar.uint64 = v.get_uint64();
+        break;
+      case boost::json::kind::double_:
+        scalar.kind = core::JsonScalar::Kind::kDouble;
+        scalar.number = v.get_double();
+        break;
+      case boost::json::kind::bool_:
+        scalar.kind = core::JsonScalar::Kind::kBool;
+        scalar.boolean = v.get_bool();
+        break;
+      case boost::json::kind::null:
+        break;
+    }
+    onScalar(depth, scalar);
+  }
+};
+
+void checkStrictJsonAgrees(std::string_view text) {
+  for (const std::size_t depth : {std::size_t{2}, std::size_t{20}}) {
+    bool value_duplicate = false, read_duplicate = false;
+    const auto value = core::parseStrictJsonObject(text, depth, &value_duplicate);
+    PartsWriter read;
+    const bool accepted = core::readStrictJsonObject(text, depth, read, &read_duplicate);
+    check(accepted == value.has_value());
+    check(read_duplicate == value_duplicate);
+    if (value) {
+      PartsWriter oracle;
+      oracle.walkObject(*value, 1);
+      check(read.out == oracle.out);
+    }
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -129,6 +235,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       const std::string_view header = input.substr(0, split);
       const std::string_view payload =
           split == std::string_view::npos ? std::string_view() : input.substr(split + 1);
+      checkStrictJsonAgrees(header);
+      checkStrictJsonAgrees(payload);
       std::string token = crypto::base64UrlEncode(header) + "." + crypto::base64UrlEncode(payload);
       const auto mac = crypto::hmacSha256(
           {reinterpret_cast<const std::uint8_t*>(kSecret.data()), kSecret.size()}, token);
@@ -146,6 +254,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       break;
     }
     case 3: {
+      checkStrictJsonAgrees(input);
       auto claims = jwt::parseClaims(input);
       if (claims) {
         check(claims->json == input);
