@@ -8,11 +8,17 @@
 //   verify         bulwark's verifier over the trail written above (page cache warm), MB/s,
 //                  beside raw HMAC-SHA256 (OpenSSL) over the same records, one MAC per record
 //                  (the work verify cannot avoid), and over 1 MiB buffers (OpenSSL's peak).
+//   PostgreSQL     the same writer, async and sync, appending to the PostgreSQL audit store
+//                  (one COPY per batch, committed per batch) of the server at
+//                  BULWARK_BENCH_DATABASE_URL, else BULWARK_TEST_DATABASE_URL (skipped when
+//                  neither is set), in a schema of its own, dropped at the end.
 //
-// Usage: bench_audit [--dir DIR] [--events N] [--sync-events N]
+// Usage: bench_audit [--dir DIR] [--events N] [--sync-events N] [--pg-events N]
+//                    [--pg-sync-events N]
 // DIR (default: the current directory) must be on the disk to measure; fsync is real.
 
 #include <fcntl.h>
+#include <libpq-fe.h>
 #include <stdlib.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -33,12 +39,14 @@
 
 #include "audit/detail/line_reader.h"
 #include "audit/file_store.h"
+#include "audit/postgres_store.h"
 #include "audit/record.h"
 #include "audit/verifier.h"
 #include "audit/writer.h"
 #include "core/clock.h"
 #include "crypto/hmac.h"
 #include "crypto/random.h"
+#include "store/postgres.h"
 
 namespace {
 
@@ -78,14 +86,15 @@ audit::Event requestEvent(std::uint64_t i) {
 
 audit::KeyRing keys() { return std::move(*audit::parseKeyRing(kKey, "bench")); }
 
-audit::WriterPtr openWriter(const std::string& dir, audit::Durability durability) {
+audit::WriterPtr openWriter(audit::StorePtr store, const std::string& node,
+                            audit::Durability durability) {
   audit::WriterConfig config;
-  config.node = "bench-node";
+  config.node = node;
   config.durability = durability;
   config.checkpoint_every = 10000;
   config.checkpoint_interval = std::chrono::seconds(60);
   audit::WriterDeps deps;
-  deps.store = audit::makeFileStore({dir});
+  deps.store = std::move(store);
   deps.keys = keys();
   deps.clock = &core::realClock();
   deps.random = &crypto::systemRandom();
@@ -118,8 +127,8 @@ AppendResult finish(audit::Writer& writer, std::uint64_t events, double elapsed,
   return result;
 }
 
-AppendResult appendAsync(const std::string& dir, std::uint64_t events) {
-  auto writer = openWriter(dir, audit::Durability::kAsync);
+AppendResult appendAsync(audit::StorePtr store, const std::string& node, std::uint64_t events) {
+  auto writer = openWriter(std::move(store), node, audit::Durability::kAsync);
   const std::uint64_t high_water = 65536 * 3 / 4;
   const auto before = writer->stats();
   const double producer_start = threadCpuSeconds();
@@ -143,8 +152,9 @@ AppendResult appendAsync(const std::string& dir, std::uint64_t events) {
   return result;
 }
 
-AppendResult appendSync(const std::string& dir, std::uint64_t events, std::uint64_t in_flight) {
-  auto writer = openWriter(dir, audit::Durability::kSync);
+AppendResult appendSync(audit::StorePtr store, const std::string& node, std::uint64_t events,
+                        std::uint64_t in_flight) {
+  auto writer = openWriter(std::move(store), node, audit::Durability::kSync);
   std::mutex mutex;
   std::condition_variable room;
   std::uint64_t outstanding = 0;
@@ -290,12 +300,87 @@ std::string freshDir(const std::string& base, const char* name) {
 
 const char* verdict(bool met) { return met ? "met" : "NOT met"; }
 
+// The PostgreSQL server to append to: BULWARK_BENCH_DATABASE_URL, else the test server's
+// BULWARK_TEST_DATABASE_URL; empty when neither is set.
+std::string benchDatabaseUrl() {
+  for (const char* name : {"BULWARK_BENCH_DATABASE_URL", "BULWARK_TEST_DATABASE_URL"}) {
+    const char* value = std::getenv(name);
+    if (value != nullptr && *value != '\0') return value;
+  }
+  return {};
+}
+
+// Drops this run's schema on a connection of its own (the pool is closed by then).
+void dropSchema(const std::string& url, const std::string& schema) {
+  PGconn* admin = PQconnectdb(url.c_str());
+  if (PQstatus(admin) != CONNECTION_OK) {
+    std::cerr << "bench_audit: cannot connect to drop schema " << schema << ": "
+              << PQerrorMessage(admin);
+  } else {
+    // Without the NOTICE listing every table the CASCADE drops.
+    PQclear(PQexec(admin, "SET client_min_messages = warning"));
+    PGresult* result = PQexec(admin, ("DROP SCHEMA IF EXISTS " + schema + " CASCADE").c_str());
+    if (PQresultStatus(result) != PGRES_COMMAND_OK) {
+      std::cerr << "bench_audit: DROP SCHEMA " << schema << ": " << PQerrorMessage(admin);
+    }
+    PQclear(result);
+  }
+  PQfinish(admin);
+}
+
+struct PostgresResults {
+  bool ran = false;
+  AppendResult async;
+  std::vector<std::pair<std::uint64_t, AppendResult>> sync;
+};
+
+// The append cases against the PostgreSQL store: one trail (node) per case, all in a schema
+// of this run's own, dropped at the end.
+PostgresResults appendPostgres(const std::vector<std::uint64_t>& in_flights, std::uint64_t events,
+                               std::uint64_t sync_events) {
+  PostgresResults results;
+  const std::string url = benchDatabaseUrl();
+  if (url.empty()) {
+    std::cerr << "bench_audit: neither BULWARK_BENCH_DATABASE_URL nor BULWARK_TEST_DATABASE_URL "
+                 "is set: skipping the PostgreSQL cases (source the env of "
+                 "tests/support/services.sh)\n";
+    return results;
+  }
+  store::PostgresConfig config;
+  config.url = url;
+  config.schema = "bench_audit_" + std::to_string(::getpid());
+  config.application_name = "bulwark/bench-audit";
+  config.max_open = 4;  // as the app's audit pool (src/app/audit_setup.cc)
+  config.max_idle = 2;
+  std::string reason;
+  auto opened = store::openPostgresPool(config, &reason);
+  if (!opened) {
+    std::cerr << "bench_audit: cannot open the PostgreSQL pool: "
+              << (reason.empty() ? opened.error().message() : reason) << "\n";
+    dropSchema(url, config.schema);
+    std::exit(2);
+  }
+  store::PostgresPoolPtr pool = std::move(*opened);
+  results.async = appendAsync(audit::makePostgresStore(pool, "bench-async"), "bench-async", events);
+  for (std::uint64_t in_flight : in_flights) {
+    const std::string node = "bench-sync-" + std::to_string(in_flight);
+    results.sync.emplace_back(
+        in_flight, appendSync(audit::makePostgresStore(pool, node), node, sync_events, in_flight));
+  }
+  pool.reset();
+  dropSchema(url, config.schema);
+  results.ran = true;
+  return results;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string base = ".";
   std::uint64_t events = 500000;
   std::uint64_t sync_events = 200000;
+  std::uint64_t pg_events = 200000;
+  std::uint64_t pg_sync_events = 100000;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--dir") {
@@ -304,20 +389,28 @@ int main(int argc, char** argv) {
       events = std::stoull(argv[i + 1]);
     } else if (flag == "--sync-events") {
       sync_events = std::stoull(argv[i + 1]);
+    } else if (flag == "--pg-events") {
+      pg_events = std::stoull(argv[i + 1]);
+    } else if (flag == "--pg-sync-events") {
+      pg_sync_events = std::stoull(argv[i + 1]);
     } else {
-      std::cerr << "usage: bench_audit [--dir DIR] [--events N] [--sync-events N]\n";
+      std::cerr << "usage: bench_audit [--dir DIR] [--events N] [--sync-events N] "
+                   "[--pg-events N] [--pg-sync-events N]\n";
       return 2;
     }
   }
 
+  const std::vector<std::uint64_t> in_flights = {16, 256, 1024, 4096};
   const std::string async_dir = freshDir(base, "async");
-  const AppendResult async = appendAsync(async_dir, events);
+  const AppendResult async = appendAsync(audit::makeFileStore({async_dir}), "bench-node", events);
   std::vector<std::pair<std::uint64_t, AppendResult>> sync_results;
-  for (std::uint64_t in_flight : {16, 256, 1024, 4096}) {
+  for (std::uint64_t in_flight : in_flights) {
     const std::string dir = freshDir(base, "sync");
-    sync_results.emplace_back(in_flight, appendSync(dir, sync_events, in_flight));
+    sync_results.emplace_back(
+        in_flight, appendSync(audit::makeFileStore({dir}), "bench-node", sync_events, in_flight));
     std::filesystem::remove_all(dir);
   }
+  const PostgresResults pg = appendPostgres(in_flights, pg_events, pg_sync_events);
   std::uint64_t records = 0;
   std::uint64_t bytes = 0;
   // Interleaved rounds, best of each (the machine is shared: see the CPU-time columns).
@@ -378,6 +471,35 @@ int main(int argc, char** argv) {
               per_record.records_per_cpu_second);
   std::printf("| raw HMAC-SHA256, 1 MiB buffers     | %11.0f | %14.0f |                   |\n",
               bulk.wall_mb_per_second, bulk.cpu_mb_per_second);
+  if (pg.ran) {
+    std::printf(
+        "\n| append to PostgreSQL          | events/s (wall) | writer CPU µs/event | "
+        "events per writer CPU-s | events per sync() | dropped |\n");
+    std::printf(
+        "|-------------------------------|----------------:|--------------------:|"
+        "------------------------:|------------------:|--------:|\n");
+    const auto pg_row = [](const std::string& name, const AppendResult& r) {
+      std::printf("| %-29s | %15.0f | %19.2f | %23.0f | %17.1f | %7llu |\n", name.c_str(),
+                  r.events_per_second, r.writer_cpu_micros, 1e6 / r.writer_cpu_micros,
+                  r.events_per_sync, static_cast<unsigned long long>(r.dropped));
+    };
+    pg_row("async, 1 producer", pg.async);
+    for (const auto& [in_flight, result] : pg.sync) {
+      pg_row("sync, " + std::to_string(in_flight) + " requests in flight", result);
+    }
+    std::printf("\n| events/s (wall)               |   files | PostgreSQL |\n");
+    std::printf("|-------------------------------|--------:|-----------:|\n");
+    std::printf("| async, 1 producer             | %7.0f | %10.0f |\n", async.events_per_second,
+                pg.async.events_per_second);
+    for (std::size_t i = 0; i < in_flights.size(); ++i) {
+      const std::string name = "sync, " + std::to_string(in_flights[i]) + " requests in flight";
+      std::printf("| %-29s | %7.0f | %10.0f |\n", name.c_str(),
+                  sync_results[i].second.events_per_second, pg.sync[i].second.events_per_second);
+    }
+  } else {
+    std::printf(
+        "\nPostgreSQL: skipped (no BULWARK_BENCH_DATABASE_URL / BULWARK_TEST_DATABASE_URL)\n");
+  }
   std::printf("\nasync producer (builds each event, then append()): %.2f µs CPU per event\n",
               async.producer_cpu_micros);
   const double async_capacity = 1e6 / async.writer_cpu_micros;
