@@ -1,6 +1,7 @@
 // `bulwark users add|lock|unlock` end to end: the real binary on a temporary data directory.
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -75,6 +76,27 @@ TEST_F(UsersCli, RecordsItsEventsInTheAuditTrail) {
   EXPECT_EQ(exported.out.find("a long password"), std::string::npos);
   auto verified = run("audit verify");
   EXPECT_EQ(verified.exit_code, 0) << verified.out << verified.err;
+}
+
+TEST_F(UsersCli, WhileTheServerOwnsTheTrailItsEventsGoToTheCommandTrail) {
+  env_["BULWARK_NODE_ID"] = "n1";
+  auto env = env_;
+  env["BULWARK_LISTEN"] = "127.0.0.1:0";
+  ChildProcess server({kBinary, "serve"}, env);
+  ASSERT_FALSE(server.waitForStderr("\"msg\":\"listening\"", std::chrono::seconds(15)).empty())
+      << server.stderrText();
+  auto added = run("users add frank", "a long password\n");
+  ASSERT_EQ(added.exit_code, 0) << added.err;
+  server.signal(SIGTERM);
+  ASSERT_EQ(server.wait(std::chrono::seconds(15)), 0) << server.stderrText();
+  // The server's chain has no trace of it; the command trail beside it has, and verifies.
+  auto own = run("audit export --type DATA_MODIFY");
+  EXPECT_EQ(own.out.find("frank"), std::string::npos) << own.out;
+  auto command = run("audit export --type DATA_MODIFY --node-id n1-cli");
+  ASSERT_EQ(command.exit_code, 0) << command.err;
+  EXPECT_NE(command.out.find("\"target\":\"frank\""), std::string::npos) << command.out;
+  EXPECT_EQ(run("audit verify --node-id n1-cli").exit_code, 0);
+  EXPECT_EQ(run("audit verify").exit_code, 0);
 }
 
 TEST_F(UsersCli, DefaultRoleIsUser) {
