@@ -127,8 +127,8 @@ RedisConfig redisConfigFrom(const core::Settings& settings);
 [[nodiscard]] Result<RedisClientPtr> connectRedis(const RedisConfig& config,
                                                   std::string* reason = nullptr);
 
-// `url` with its password replaced by "***", for logs.
-std::string redactRedisUrl(std::string_view url);
+// Redis URLs in logs: core::redactUrl (it also hides a lone user part, which Redis reads as the
+// password).
 
 // A revocation store shared by every node on `client`'s Redis (DESIGN decision 5): revoke()
 // writes the entry with its expiry (one script: merge, SET … PXAT, PUBLISH) and every node's

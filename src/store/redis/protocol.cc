@@ -222,25 +222,3 @@ std::string redact(std::string text, std::string_view secret) {
 }
 
 }  // namespace bulwark::store::redis
-
-namespace bulwark::store {
-
-std::string redactRedisUrl(std::string_view url) {
-  const auto scheme = url.find("://");
-  if (scheme == std::string_view::npos) return std::string(url);
-  const auto authority_end = url.find('/', scheme + 3);
-  const auto at = url.substr(0, authority_end).rfind('@');
-  if (at == std::string_view::npos || at < scheme) return std::string(url);
-  const auto colon = url.substr(0, at).find(':', scheme + 3);
-  std::string out(url.substr(0, scheme + 3));
-  if (colon == std::string_view::npos) {
-    out += "***";  // a lone user part is the password
-  } else {
-    out += url.substr(scheme + 3, colon - scheme - 3);
-    out += ":***";
-  }
-  out += url.substr(at);
-  return out;
-}
-
-}  // namespace bulwark::store
