@@ -376,6 +376,24 @@ bool validHint(const std::map<std::string, std::string>& form, ApiResponse& refu
   return false;
 }
 
+// The `token` of an RFC 7009 / 7662 form body (with a valid hint), or nullopt with the 400 in
+// `refusal`. The request body and every other form value are wiped either way.
+std::optional<Secret> readTokenForm(ApiRequest& request, ApiResponse& refusal) {
+  std::map<std::string, std::string> form;
+  const bool ok = readFormBody(request, form, refusal) && validHint(form, refusal);
+  wipe(request.body);
+  std::optional<Secret> token;
+  if (auto found = form.find("token"); ok && found != form.end() && !found->second.empty()) {
+    token.emplace(std::move(found->second));
+  } else if (ok) {
+    refusal = badRequest("missing token");
+  }
+  for (auto& [name, value] : form) {
+    wipe(value);
+  }
+  return token;
+}
+
 // Our access tokens are compact JWS (three parts); refresh tokens are opaque base64url.
 bool looksLikeJwt(std::string_view token) { return token.find('.') != std::string_view::npos; }
 
@@ -771,21 +789,12 @@ class HttpApi final : public http::ApiHandler {
   // RFC 7009: 200 whether or not the token was valid or known (§2.2); only a malformed request
   // or an unavailable store is an error.
   void revoke(ApiRequest& request, ApiCompletion done) const {
-    std::map<std::string, std::string> form;
     ApiResponse refusal;
-    const bool ok = readFormBody(request, form, refusal) && validHint(form, refusal);
-    wipe(request.body);
-    auto token = form.find("token");
-    if (ok && (token == form.end() || token->second.empty())) {
-      refusal = badRequest("missing token");
-    }
-    if (!ok || token == form.end() || token->second.empty()) {
-      for (auto& [name, value] : form) {
-        wipe(value);
-      }
+    auto presented = readTokenForm(request, refusal);
+    if (!presented) {
       return done(std::move(refusal));
     }
-    Secret secret(std::move(token->second));
+    const Secret& secret = *presented;
     if (looksLikeJwt(secret.view())) {
       const auto verified = verifyPresented(secret.view());
       if (!verified) {
@@ -806,21 +815,12 @@ class HttpApi final : public http::ApiHandler {
   // RFC 7662 for an administrator: access tokens from their verified claims (and the revocation
   // set), refresh tokens from the session store.
   void introspect(ApiRequest& request, ApiCompletion done) const {
-    std::map<std::string, std::string> form;
     ApiResponse refusal;
-    const bool ok = readFormBody(request, form, refusal) && validHint(form, refusal);
-    wipe(request.body);
-    auto token = form.find("token");
-    if (ok && (token == form.end() || token->second.empty())) {
-      refusal = badRequest("missing token");
-    }
-    if (!ok || token == form.end() || token->second.empty()) {
-      for (auto& [name, value] : form) {
-        wipe(value);
-      }
+    auto presented = readTokenForm(request, refusal);
+    if (!presented) {
       return done(std::move(refusal));
     }
-    Secret secret(std::move(token->second));
+    const Secret& secret = *presented;
     if (looksLikeJwt(secret.view())) {
       const auto verified = verifyPresented(secret.view());
       if (!verified || backend_->sessions->isRevoked(accessTokenClaims(verified->claims))) {
