@@ -471,9 +471,10 @@ struct Writer::State {
 
   // ---- syncer thread: fsyncs what the writer thread has appended ----
   //
-  // The writer thread never waits for an fsync: it asks for one and goes on serialising the
-  // next batch while the syncer's fdatasync runs (pipelined group commit). A sync covers every
-  // append that returned before it started, so the syncer reads the written watermark first.
+  // Durability `async` only: the writer thread never waits for an fsync; it asks for one and
+  // goes on serialising the next batch while the syncer's fdatasync runs (pipelined group
+  // commit). A sync covers every append that returned before it started, so the syncer reads
+  // the written watermark first.
 
   void requestSync(std::uint64_t up_to) {
     {
@@ -493,26 +494,39 @@ struct Writer::State {
         if (sync_requested <= done) break;  // stopping, nothing left to sync
       }
       const std::uint64_t target = written_seq.load(std::memory_order_acquire);
-      auto synced = store->sync();
-      if (!synced) {
-        // After a failed fsync the page cache cannot be trusted (its dirty pages may be
-        // dropped): stop, loudly, rather than report durability we do not have.
-        write_errors.fetch_add(1, std::memory_order_relaxed);
-        core::log(core::LogLevel::kError, "audit: fsync failed; the audit writer stops",
-                  {{"store", store->describe()}, {"error", synced.error().message}});
-        failAll(Errc::kWriterFailed);
-        work_cv.notify_all();
-        return;
-      }
-      syncs.fetch_add(1, std::memory_order_relaxed);
+      if (!syncAndPublish(target)) return;
       done = target;
-      publishDurable(target);
     }
   }
 
+  // fsyncs the store and publishes `target` (written before the call) as durable. After a
+  // failed fsync the page cache cannot be trusted (its dirty pages may be dropped): the writer
+  // stops, loudly, rather than report durability it does not have; returns false then.
+  bool syncAndPublish(std::uint64_t target) {
+    auto synced = store->sync();
+    if (!synced) {
+      write_errors.fetch_add(1, std::memory_order_relaxed);
+      core::log(core::LogLevel::kError, "audit: fsync failed; the audit writer stops",
+                {{"store", store->describe()}, {"error", synced.error().message}});
+      failAll(Errc::kWriterFailed);
+      work_cv.notify_all();
+      return false;
+    }
+    syncs.fetch_add(1, std::memory_order_relaxed);
+    publishDurable(target);
+    return true;
+  }
+
+  // Durability `async`: the syncer thread fsyncs by deadline while this thread serialises the
+  // next batches (pipelined). Durability `sync`: this thread fsyncs each batch itself and takes
+  // whatever queued meanwhile as the next one (group commit). Handing every batch to a syncer
+  // cost two thread wake-ups per fsync — with a request waiting on each, the wake-ups and
+  // context switches cost more CPU than the fsyncs on a loaded machine (bench/RESULTS.md).
   void run() {
     thread_id.store(std::this_thread::get_id());
-    std::thread syncer([this] { syncLoop(); });
+    const bool inline_sync = config.durability == Durability::kSync;
+    std::thread syncer;
+    if (!inline_sync) syncer = std::thread([this] { syncLoop(); });
     std::vector<Item> batch;
     Clock::time_point batch_first_at{};
     std::uint64_t requested = durable_seq.load();  // highest seq a sync was asked for
@@ -531,20 +545,19 @@ struct Writer::State {
               unsynced && (flush_requested || closing_now ||
                            config.durability == Durability::kSync || now >= sync_deadline);
           const auto real_now = Clock::now();
-          const bool take = !pending.empty() &&
-                            (config.durability == Durability::kSync || flush_requested ||
-                             pending.size() >= kWakeBatch ||
-                             real_now >= first_pending_at + coalesce());
+          const bool take = !pending.empty() && (config.durability == Durability::kSync ||
+                                                 flush_requested || pending.size() >= kWakeBatch ||
+                                                 real_now >= first_pending_at + coalesce());
           if (take || sync_due || closing_now || refusing) break;
           const auto due = nextDueLocked(now, unsynced, sync_deadline);
           // Real-time wait, capped, so a clock that jumps (or a simulated one) is re-read.
           auto wait = duration_cast<milliseconds>(due - now) + milliseconds(1);
           wait = std::clamp(wait, milliseconds(1), milliseconds(1000));
           if (!pending.empty()) {
-            wait = std::clamp(
-                duration_cast<milliseconds>(first_pending_at + coalesce() - real_now) +
-                    milliseconds(1),
-                milliseconds(1), wait);
+            wait =
+                std::clamp(duration_cast<milliseconds>(first_pending_at + coalesce() - real_now) +
+                               milliseconds(1),
+                           milliseconds(1), wait);
           }
           writer_wakes_at = real_now + wait;
           work_cv.wait_for(lock, wait);
@@ -569,16 +582,18 @@ struct Writer::State {
         wrote = true;
         if (!had_unsynced) {
           // The loss window counts from the oldest event's arrival, coalescing wait included.
-          const auto waited = std::clamp<Clock::duration>(Clock::now() - batch_first_at,
-                                                          Clock::duration::zero(),
-                                                          config.batch_interval);
+          const auto waited = std::clamp<Clock::duration>(
+              Clock::now() - batch_first_at, Clock::duration::zero(), config.batch_interval);
           sync_deadline = clock.monotonicTime() + config.batch_interval -
                           duration_cast<core::MonotonicTime::duration>(waited);
         }
       }
       const std::uint64_t written = written_seq.load(std::memory_order_relaxed);
-      if (written > requested && (config.durability == Durability::kSync || flush_now ||
-                                  closing_now || clock.monotonicTime() >= sync_deadline)) {
+      if (written > requested && inline_sync) {
+        if (!syncAndPublish(written)) break;
+        requested = written;
+      } else if (written > requested &&
+                 (flush_now || closing_now || clock.monotonicTime() >= sync_deadline)) {
         requestSync(written);
         requested = written;
       }
@@ -606,7 +621,7 @@ struct Writer::State {
       sync_stop = true;
     }
     sync_cv.notify_one();
-    syncer.join();
+    if (syncer.joinable()) syncer.join();
     // Anything still waiting can no longer become durable.
     {
       std::lock_guard lock(mutex);

@@ -6,16 +6,17 @@
 // joins a bounded in-memory queue under a short mutex; no I/O happens on the caller's thread.
 // One writer thread takes everything queued, serialises each record once (record.h), chains
 // mac_i = HMAC(key, mac_{i-1} ‖ seq_i ‖ bytes_i) and appends the batch to the Store (in ~1 MiB
-// writes), then runs record observers (incident rules). A syncer thread fsyncs what has been
-// appended — one fsync for everything written since the last (group commit), overlapping the
-// next batch's serialisation — and publishes the durable watermark, running whenDurable()
-// callbacks on its thread.
+// writes), then runs record observers (incident rules). One fsync covers everything written
+// since the last (group commit); after it the durable watermark is published and whenDurable()
+// callbacks run on the thread that fsynced.
 //
 // Durability (WriterConfig::durability):
-//   kSync   every batch is fsynced before its events are reported durable; the gateway answers a
-//           request only after whenDurable() fired for its event.
-//   kAsync  batches are written at once and fsynced at least every `batch_interval`: a crash
-//           loses at most the events of the last batch_interval (plus one fsync's duration).
+//   kSync   the writer thread fsyncs each batch itself before its events are reported durable
+//           (what queued during the fsync is the next batch); the gateway answers a request only
+//           after whenDurable() fired for its event.
+//   kAsync  batches are written at once and fsynced at least every `batch_interval` by a syncer
+//           thread, overlapping the next batches' serialisation: a crash loses at most the
+//           events of the last batch_interval (plus one fsync's duration).
 //
 // Overflow (queue at `queue_capacity`), never silent:
 //   kAsync  append() returns kNotRecorded at once and counts the event as dropped; as soon as

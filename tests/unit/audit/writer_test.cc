@@ -300,25 +300,33 @@ TEST_F(WriterTest, FailedAppendsAreRetriedWithoutLoss) {
   EXPECT_TRUE(verify(dir_.path(), testing::key1()).intact());
 }
 
+// Both fsync paths: the writer thread's own (sync) and the syncer thread's (async).
 TEST_F(WriterTest, FailedFsyncStopsTheWriterLoudly) {
-  WriterDeps deps;
-  deps.store = std::make_shared<FlakyStore>(makeFileStore({dir_.path()}), 0, 2);
-  deps.keys = testing::key1();
-  deps.clock = &clock_;
-  deps.random = &random_;
-  auto writer = *Writer::open(testConfig(), std::move(deps));
-  EXPECT_TRUE(writer->waitDurable(writer->append(makeEvent(EventType::kLogin)), 10s));
-  std::promise<boost::system::error_code> result;
-  const auto seq = writer->append(makeEvent(EventType::kLogin));
-  writer->whenDurable(seq, [&](boost::system::error_code ec) { result.set_value(ec); });
-  EXPECT_FALSE(writer->waitDurable(seq, 10s));
-  auto answer = result.get_future();
-  ASSERT_EQ(answer.wait_for(10s), std::future_status::ready);
-  EXPECT_EQ(answer.get(), make_error_code(Errc::kWriterFailed));
-  EXPECT_FALSE(writer->healthy());
-  EXPECT_TRUE(writer->stats().failed);
-  EXPECT_EQ(writer->append(makeEvent(EventType::kLogin)), kNotRecorded);
-  writer->close();
+  for (const Durability durability : {Durability::kSync, Durability::kAsync}) {
+    SCOPED_TRACE(durability == Durability::kSync ? "sync" : "async");
+    const std::string directory =
+        dir_.path() + (durability == Durability::kSync ? "/sync" : "/async");
+    auto config = testConfig();
+    config.durability = durability;
+    WriterDeps deps;
+    deps.store = std::make_shared<FlakyStore>(makeFileStore({directory}), 0, 2);
+    deps.keys = testing::key1();
+    deps.clock = &clock_;
+    deps.random = &random_;
+    auto writer = *Writer::open(config, std::move(deps));
+    EXPECT_TRUE(writer->waitDurable(writer->append(makeEvent(EventType::kLogin)), 10s));
+    std::promise<boost::system::error_code> result;
+    const auto seq = writer->append(makeEvent(EventType::kLogin));
+    writer->whenDurable(seq, [&](boost::system::error_code ec) { result.set_value(ec); });
+    EXPECT_FALSE(writer->waitDurable(seq, 10s));
+    auto answer = result.get_future();
+    ASSERT_EQ(answer.wait_for(10s), std::future_status::ready);
+    EXPECT_EQ(answer.get(), make_error_code(Errc::kWriterFailed));
+    EXPECT_FALSE(writer->healthy());
+    EXPECT_TRUE(writer->stats().failed);
+    EXPECT_EQ(writer->append(makeEvent(EventType::kLogin)), kNotRecorded);
+    writer->close();
+  }
 }
 
 TEST_F(WriterTest, SyncOverflowWaitsThenGivesUp) {
