@@ -111,7 +111,11 @@ audit::Result<audit::StorePtr> openAuditStore(const core::Settings& settings,
                                               store::PostgresPoolPtr pool) {
   if (settings.audit_store == core::AuditStore::kFiles) {
     const auto directory = std::filesystem::path(settings.data_dir) / "audit" / node;
-    return audit::makeFileStore({directory.string(), settings.audit_segment_size});
+    // In sync durability every request waits for an fsync: preallocate so that it is cheap.
+    return audit::makeFileStore(
+        {.directory = directory.string(),
+         .segment_size = settings.audit_segment_size,
+         .preallocate = settings.audit_durability == core::AuditDurability::kSync});
   }
   if (!pool) {
     auto opened = openAuditPool(settings);
@@ -122,9 +126,8 @@ audit::Result<audit::StorePtr> openAuditStore(const core::Settings& settings,
 }
 
 audit::Result<audit::WriterPtr> openAuditWriter(
-    const core::Settings& settings, audit::StorePtr store, const std::string& node,
-    AuditKeys keys, core::Clock& clock,
-    std::vector<std::shared_ptr<audit::RecordObserver>> observers) {
+    const core::Settings& settings, audit::StorePtr store, const std::string& node, AuditKeys keys,
+    core::Clock& clock, std::vector<std::shared_ptr<audit::RecordObserver>> observers) {
   audit::WriterDeps deps;
   deps.store = std::move(store);
   deps.keys = std::move(keys.ring);
@@ -156,8 +159,7 @@ audit::Result<audit::WriterPtr> openCommandAuditTrail(const core::Settings& sett
   if (!command_keys) return command_keys.error();
   auto command_store = openAuditStore(command, command.node_id);
   if (!command_store) return command_store.error();
-  return openAuditWriter(command, *command_store, command.node_id, std::move(*command_keys),
-                         clock);
+  return openAuditWriter(command, *command_store, command.node_id, std::move(*command_keys), clock);
 }
 
 }  // namespace bulwark::app

@@ -4,9 +4,9 @@
 
 #include "audit/verifier.h"
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
-#include <algorithm>
 #include <filesystem>
 #include <memory>
 
@@ -26,6 +26,10 @@ struct Line {
   bool complete = true;
   std::size_t segment = 0;
   std::uint64_t line_number = 0;
+  // The segment's data ended at a NUL byte (the file store's preallocated space; text is empty)
+  // and this many non-NUL bytes lie beyond it.
+  bool nul_end = false;
+  std::uint64_t bytes_after_data = 0;
 };
 
 // Where a scanner stands: segment, byte offset and line number for files; for a store, the
@@ -66,6 +70,7 @@ class SegmentScanner final : public Scanner {
   Result<void> start(const Position& position) override {
     segment_ = position.segment;
     fragment_returned_ = false;
+    nul_returned_ = false;
     if (segment_ >= segments_.size()) return {};
     return reader_.open(segments_[segment_].path, position.offset, position.line_number);
   }
@@ -82,8 +87,17 @@ class SegmentScanner final : public Scanner {
         return std::optional<Line>(
             Line{reader_.fragment(), false, segment_, reader_.lineNumber() + 1});
       }
+      if (reader_.endedAtNul() && !nul_returned_) {
+        nul_returned_ = true;
+        auto debris_end = reader_.endOfBytesAfterData();
+        if (!debris_end) return debris_end.error();
+        const std::uint64_t data_end = reader_.offset() + reader_.fragment().size();
+        return std::optional<Line>(
+            Line{{}, false, segment_, reader_.lineNumber() + 1, true, *debris_end - data_end});
+      }
       ++segment_;
       fragment_returned_ = false;
+      nul_returned_ = false;
       if (segment_ < segments_.size()) {
         if (auto opened = reader_.open(segments_[segment_].path); !opened) return opened.error();
       }
@@ -100,6 +114,7 @@ class SegmentScanner final : public Scanner {
   std::size_t segment_ = 0;
   LineReader reader_;
   bool fragment_returned_ = false;
+  bool nul_returned_ = false;
 };
 
 class SegmentSource final : public Source {
@@ -246,6 +261,23 @@ class Verifier {
       const bool last_segment = line.segment + 1 == source_.segments();
       RecordHeader header;
       const bool parsed = parseRecordHeader(line.text, header);
+      if (line.nul_end) {
+        // NULs after the data: the space the writer preallocates in the segment it writes.
+        // Closed segments are cut to their data, so NULs there mean records were wiped.
+        if (!last_segment) {
+          return finish(Finding{Damage::kBadFormat, path(line), line.line_number, 0,
+                                "NUL bytes in a closed segment: its records end early"});
+        }
+        if (line.bytes_after_data > 0) {
+          report_.notes.push_back(
+              "ignored " + std::to_string(line.bytes_after_data) +
+              " bytes after the end of the records (past NUL bytes) at " + path(line) + ":" +
+              std::to_string(line.line_number) +
+              ": writes a crash left unfinished, or tampering (the writer keeps them aside at "
+              "its next start)");
+        }
+        break;
+      }
       if (!line.complete) {
         if (last_segment && parsed && extends(header)) {
           accept(line, header);
@@ -257,7 +289,7 @@ class Verifier {
               "ignored an incomplete last line (" + std::to_string(line.text.size()) +
               " bytes) at " + path(line) + ":" + std::to_string(line.line_number) +
               ": a write in progress, or a crash (the writer cuts it off at its next start)");
-          break;
+          continue;  // to the end of the segment, which is the end of the trail
         }
         return finish(Finding{Damage::kBadFormat, path(line), line.line_number,
                               parsed ? header.seq : 0,
@@ -274,8 +306,7 @@ class Verifier {
     if (options_.checkpoint && report_.last_seq < options_.checkpoint->seq) {
       Finding finding;
       finding.kind = Damage::kTruncated;
-      finding.file =
-          source_.segments() == 0 ? source_.name() : source_.path(last_segment_);
+      finding.file = source_.segments() == 0 ? source_.name() : source_.path(last_segment_);
       finding.line = last_line_;
       finding.seq = report_.last_seq;
       finding.detail = "the trail ends at seq " + std::to_string(report_.last_seq) +
@@ -393,8 +424,7 @@ class Verifier {
     return false;
   }
 
-  Result<Finding> classify(const Line& line, const RecordHeader* header,
-                           const Position& position) {
+  Result<Finding> classify(const Line& line, const RecordHeader* header, const Position& position) {
     Finding finding;
     finding.file = path(line);
     finding.line = line.line_number;
@@ -464,14 +494,13 @@ class Verifier {
       if (is_genuine) {
         // Missing records: do they turn up later (reordered) or not at all (deleted)?
         std::string found_at;
-        auto searched =
-            lookAhead(position, options_.lookahead, [&](Peek& peek) {
-              if (peek.parsed && peek.header.seq == expected_ && genuine(peek.header)) {
-                found_at = peek.file + ":" + std::to_string(peek.line);
-                return true;
-              }
-              return false;
-            });
+        auto searched = lookAhead(position, options_.lookahead, [&](Peek& peek) {
+          if (peek.parsed && peek.header.seq == expected_ && genuine(peek.header)) {
+            found_at = peek.file + ":" + std::to_string(peek.line);
+            return true;
+          }
+          return false;
+        });
         if (!searched) return searched.error();
         if (!found_at.empty()) {
           finding.kind = Damage::kReordered;

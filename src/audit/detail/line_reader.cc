@@ -56,6 +56,7 @@ void LineReader::close() {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
   begin_ = end_ = 0;
+  ended_at_nul_ = false;
 }
 
 Result<void> LineReader::open(const std::string& path, std::uint64_t offset,
@@ -77,6 +78,7 @@ Result<void> LineReader::open(const std::string& path, std::uint64_t offset,
 }
 
 Result<std::optional<std::string_view>> LineReader::next() {
+  bool stopped_at_nul = false;
   for (;;) {
     if (begin_ < end_) {
       const char* start = buffer_.data() + begin_;
@@ -89,6 +91,7 @@ Result<std::optional<std::string_view>> LineReader::next() {
         return std::optional<std::string_view>(std::string_view(start, length));
       }
     }
+    if (stopped_at_nul) return std::optional<std::string_view>();
     // Keep the partial line and read more behind it.
     if (begin_ > 0) {
       std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
@@ -108,8 +111,43 @@ Result<std::optional<std::string_view>> LineReader::next() {
       n = ::read(fd_, buffer_.data() + end_, buffer_.size() - end_);
     } while (n < 0 && errno == EINTR);
     if (n < 0) return systemError(errno, "cannot read " + path_);
+    ended_at_nul_ = false;
     if (n == 0) return std::optional<std::string_view>();
-    end_ += static_cast<std::size_t>(n);
+    const char* fresh = buffer_.data() + end_;
+    const auto* nul =
+        static_cast<const char*>(std::memchr(fresh, '\0', static_cast<std::size_t>(n)));
+    if (nul == nullptr) {
+      end_ += static_cast<std::size_t>(n);
+      continue;
+    }
+    // The data ends here. Read from this byte again next time: it may be a record by then.
+    end_ += static_cast<std::size_t>(nul - fresh);
+    ended_at_nul_ = stopped_at_nul = true;
+    if (::lseek(fd_, static_cast<off_t>(offset_ + (end_ - begin_)), SEEK_SET) < 0) {
+      return systemError(errno, "cannot seek in " + path_);
+    }
+  }
+}
+
+Result<std::uint64_t> LineReader::endOfBytesAfterData() const {
+  const std::uint64_t data_end = offset_ + (end_ - begin_);
+  if (!ended_at_nul_) return data_end;
+  std::uint64_t end = data_end;
+  std::vector<char> chunk(1 << 20);
+  for (std::uint64_t at = data_end;;) {
+    const ssize_t n = ::pread(fd_, chunk.data(), chunk.size(), static_cast<off_t>(at));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return systemError(errno, "cannot read " + path_);
+    }
+    if (n == 0) return end;
+    for (ssize_t i = n; i > 0; --i) {
+      if (chunk[static_cast<std::size_t>(i - 1)] != '\0') {
+        end = at + static_cast<std::uint64_t>(i);
+        break;
+      }
+    }
+    at += static_cast<std::uint64_t>(n);
   }
 }
 

@@ -28,6 +28,10 @@ Result<std::vector<SegmentFile>> listSegments(const std::string& directory);
 
 // Reads a file line by line from a byte offset. Not thread-safe. Reading on after the end picks
 // up bytes appended since (a file that grows while a writer appends).
+//
+// The file store preallocates segment space with NUL bytes (file_store.cc), so a segment's data
+// ends at its first NUL byte: next() treats that byte as the end of the file, and reads from it
+// again on the next call (the writer may have written records over it since).
 class LineReader {
  public:
   LineReader() = default;
@@ -45,6 +49,12 @@ class LineReader {
   // the end of the file; fragment() then holds the bytes after the last '\n'.
   Result<std::optional<std::string_view>> next();
   std::string_view fragment() const { return {buffer_.data() + begin_, end_ - begin_}; }
+  // Whether the last nullopt came from a NUL byte (preallocated space) rather than the file's end.
+  bool endedAtNul() const { return ended_at_nul_; }
+  // After next() ended at a NUL byte: the offset just past the last non-NUL byte of the file —
+  // bytes beyond the data's end, which only a crash (writes that never became durable) or
+  // tampering leave — or the NUL's offset when everything after it is NUL.
+  Result<std::uint64_t> endOfBytesAfterData() const;
   // Line number of the last line returned (1-based).
   std::uint64_t lineNumber() const { return line_number_; }
   // Byte offset just after the last line returned (where the next line starts).
@@ -59,6 +69,7 @@ class LineReader {
   std::size_t end_ = 0;
   std::uint64_t offset_ = 0;
   std::uint64_t line_number_ = 0;
+  bool ended_at_nul_ = false;
 };
 
 }  // namespace bulwark::audit::detail

@@ -95,9 +95,10 @@ inline Event makeEvent(EventType type, std::string actor = "alice", std::string 
 inline WriterPtr openWriter(const std::string& dir, WriterConfig config, KeyRing keys,
                             core::Clock& clock, crypto::Random& random,
                             std::uint64_t segment_size = 64ull << 20,
-                            std::vector<std::shared_ptr<RecordObserver>> observers = {}) {
+                            std::vector<std::shared_ptr<RecordObserver>> observers = {},
+                            bool preallocate = false) {
   WriterDeps deps;
-  deps.store = makeFileStore({dir, segment_size});
+  deps.store = makeFileStore({dir, segment_size, preallocate});
   deps.keys = std::move(keys);
   deps.clock = &clock;
   deps.random = &random;

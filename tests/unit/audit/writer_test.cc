@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <future>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -464,6 +466,145 @@ TEST_F(WriterTest, TornLastLineIsCutKeptAndReported) {
   EXPECT_EQ(testing::readFile(details["kept_in"]), fragment);  // evidence kept, not discarded
   EXPECT_EQ(written[3].type_name, "SYSTEM_START");
   EXPECT_TRUE(verify(dir_.path(), testing::key1()).intact());
+}
+
+// The file store writes NULs ahead of the data (so fsyncs need no inode write); they must never
+// read as records, and closed segments keep none.
+TEST_F(WriterTest, PreallocatedNulsAreNeverPartOfTheTrail) {
+  auto writer = openWriter(dir_.path(), testConfig(), testing::key1(), clock_, random_, 64ull << 20,
+                           {}, /*preallocate=*/true);
+  ASSERT_TRUE(writer);
+  std::uint64_t last = 0;
+  for (int i = 0; i < 3; ++i) last = writer->append(makeEvent(EventType::kLogin));
+  ASSERT_TRUE(writer->waitDurable(last, 10s));
+  const std::string segment = testing::segments(dir_.path())[0].path;
+  const std::string live = testing::readFile(segment);
+  const auto data_end = live.find('\0');
+  ASSERT_NE(data_end, std::string::npos) << "no preallocated space while writing";
+  EXPECT_EQ(live.find_first_not_of('\0', data_end), std::string::npos);
+  EXPECT_EQ(std::count(live.begin(), live.begin() + static_cast<std::ptrdiff_t>(data_end), '\n'),
+            3);
+
+  // Readers of the live trail: the cursor, lastSeq and the verifier stop at the NULs.
+  const auto store = makeFileStore({dir_.path()});
+  auto cursor = store->read(1);
+  ASSERT_TRUE(cursor);
+  for (std::uint64_t seq = 1; seq <= 3; ++seq) {
+    auto record = (*cursor)->next();
+    ASSERT_TRUE(record && *record);
+    EXPECT_EQ((*record)->seq, seq);
+  }
+  auto end = (*cursor)->next();
+  ASSERT_TRUE(end);
+  EXPECT_FALSE(*end);
+  EXPECT_EQ(*store->lastSeq(), 3u);
+  const auto live_report = verify(dir_.path(), testing::key1());
+  EXPECT_TRUE(live_report.intact());
+  EXPECT_EQ(live_report.records, 3u);
+  EXPECT_TRUE(live_report.notes.empty()) << live_report.notes.front();
+
+  // A record written over the NULs later is picked up where the cursor stopped (tail -f).
+  ASSERT_TRUE(writer->waitDurable(writer->append(makeEvent(EventType::kLogout)), 10s));
+  auto fourth = (*cursor)->next();
+  ASSERT_TRUE(fourth && *fourth);
+  EXPECT_EQ((*fourth)->seq, 4u);
+
+  writer->close();
+  const std::string closed = testing::readFile(segment);
+  EXPECT_EQ(closed.find('\0'), std::string::npos) << "a closed segment keeps its NULs";
+  EXPECT_EQ(records(dir_.path()).size(), 4u);
+  EXPECT_TRUE(verify(dir_.path(), testing::key1()).intact());
+}
+
+TEST_F(WriterTest, NulsACrashLeftAreCutWithoutLoss) {
+  {
+    auto writer = openWriter(dir_.path(), testConfig(), testing::key1(), clock_, random_);
+    writer->append(makeEvent(EventType::kLogin));
+    writer->append(makeEvent(EventType::kLogin));
+    writer->close();
+  }
+  const std::string segment = testing::segments(dir_.path())[0].path;
+  const std::string intact = testing::readFile(segment);
+  testing::writeFile(segment, intact + std::string(8192, '\0'));  // killed while preallocated
+  const auto before = verify(dir_.path(), testing::key1());
+  EXPECT_TRUE(before.intact());
+  EXPECT_TRUE(before.notes.empty());
+  {
+    auto writer = openWriter(dir_.path(), testConfig(), testing::key1(), clock_, random_);
+    writer->append(makeEvent(EventType::kSystemStart));
+    writer->close();
+  }
+  const auto written = records(dir_.path());
+  ASSERT_EQ(written.size(), 3u);  // no AUDIT_RECOVERY: NULs are not data, nothing was lost
+  EXPECT_EQ(written[2].type_name, "SYSTEM_START");
+  EXPECT_EQ(written[2].prev, written[1].mac);
+  EXPECT_TRUE(verify(dir_.path(), testing::key1()).intact());
+}
+
+// After a crash, writes that never became durable may have reached the disk out of order: a torn
+// line, NULs, then bytes of a later write. They are reported by verify, and kept aside (not
+// written over, not silently dropped) when the writer starts.
+TEST_F(WriterTest, BytesBeyondTheNulsAreReportedAndKeptAside) {
+  {
+    auto writer = openWriter(dir_.path(), testConfig(), testing::key1(), clock_, random_);
+    writer->append(makeEvent(EventType::kLogin));
+    writer->append(makeEvent(EventType::kLogin));
+    writer->close();
+  }
+  const std::string segment = testing::segments(dir_.path())[0].path;
+  const std::string intact = testing::readFile(segment);
+  const std::string debris = std::string("{\"seq\":3,\"node\"") + std::string(1000, '\0') +
+                             "{\"seq\":5,\"node\":\"node-1\"}\n";
+  testing::writeFile(segment, intact + debris + std::string(3000, '\0'));
+  const auto before = verify(dir_.path(), testing::key1());
+  EXPECT_TRUE(before.intact());
+  EXPECT_EQ(before.records, 2u);
+  bool reported = false;
+  for (const auto& note : before.notes) {
+    reported = reported || note.find("bytes after the end of the records") != std::string::npos;
+  }
+  EXPECT_TRUE(reported) << "bytes beyond the NULs went unreported";
+  {
+    auto writer = openWriter(dir_.path(), testConfig(), testing::key1(), clock_, random_);
+    writer->append(makeEvent(EventType::kSystemStart));
+    writer->close();
+  }
+  const auto written = records(dir_.path());
+  ASSERT_EQ(written.size(), 4u);
+  EXPECT_EQ(written[2].type_name, "AUDIT_RECOVERY");
+  std::map<std::string, std::string> details(written[2].event.details.begin(),
+                                             written[2].event.details.end());
+  EXPECT_EQ(details["bytes"], std::to_string(debris.size()));
+  EXPECT_EQ(details["offset"], std::to_string(intact.size()));
+  EXPECT_EQ(testing::readFile(details["kept_in"]), debris);
+  EXPECT_TRUE(verify(dir_.path(), testing::key1()).intact());
+}
+
+TEST_F(WriterTest, NulsInAClosedSegmentAreDamage) {
+  {
+    auto writer = openWriter(dir_.path(), testConfig(), testing::key1(), clock_, random_, 1024, {},
+                             /*preallocate=*/true);
+    for (int i = 0; i < 8; ++i) {
+      ASSERT_TRUE(writer->waitDurable(writer->append(makeEvent(EventType::kLogin)), 10s));
+    }
+    writer->close();
+  }
+  const auto files = testing::segments(dir_.path());
+  ASSERT_GE(files.size(), 2u);
+  for (const auto& file : files) {
+    EXPECT_EQ(testing::readFile(file.path).find('\0'), std::string::npos) << file.path;
+  }
+  // Wipe the last record of the first segment with NULs (an attacker hiding it).
+  std::string first = testing::readFile(files[0].path);
+  const auto last_line = first.rfind('\n', first.size() - 2) + 1;
+  std::fill(first.begin() + static_cast<std::ptrdiff_t>(last_line), first.end(), '\0');
+  testing::writeFile(files[0].path, first);
+  const auto report = verify(dir_.path(), testing::key1());
+  ASSERT_FALSE(report.intact());
+  EXPECT_EQ(report.finding->kind, Damage::kBadFormat);
+  EXPECT_EQ(report.finding->file, files[0].path);
+  EXPECT_NE(report.finding->detail.find("NUL bytes in a closed segment"), std::string::npos)
+      << report.finding->detail;
 }
 
 TEST_F(WriterTest, DamagedTailAtStartIsReportedNotRepaired) {
