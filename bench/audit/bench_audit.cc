@@ -407,7 +407,9 @@ int main(int argc, char** argv) {
   for (std::uint64_t in_flight : in_flights) {
     const std::string dir = freshDir(base, "sync");
     sync_results.emplace_back(
-        in_flight, appendSync(audit::makeFileStore({dir}), "bench-node", sync_events, in_flight));
+        in_flight,
+        appendSync(audit::makeFileStore({.directory = dir, .preallocate = true}),  // as `serve`
+                   "bench-node", sync_events, in_flight));
     std::filesystem::remove_all(dir);
   }
   const PostgresResults pg = appendPostgres(in_flights, pg_events, pg_sync_events);

@@ -285,10 +285,13 @@ struct Writer::State {
 
   // ---- durability side ----
 
+  // Called by whichever thread fsynced (the syncer, or the writer in sync mode): the watermark
+  // only ever advances.
   void publishDurable(std::uint64_t seq) {
     std::vector<DurableCallback> ready;
     {
       std::lock_guard lock(durable_mutex);
+      if (seq <= durable_seq.load(std::memory_order_relaxed)) return;
       durable_seq.store(seq, std::memory_order_release);
       while (!waiters.empty() && waiters.front().first <= seq) {
         ready.push_back(std::move(waiters.front().second));
@@ -471,10 +474,10 @@ struct Writer::State {
 
   // ---- syncer thread: fsyncs what the writer thread has appended ----
   //
-  // Durability `async` only: the writer thread never waits for an fsync; it asks for one and
-  // goes on serialising the next batch while the syncer's fdatasync runs (pipelined group
-  // commit). A sync covers every append that returned before it started, so the syncer reads
-  // the written watermark first.
+  // The writer thread asks for an fsync and goes on serialising the next batch while the
+  // syncer's fdatasync runs (pipelined group commit); in sync mode it fsyncs small batches
+  // itself (run()). A sync covers every append that returned before it started, so the syncer
+  // reads the written watermark first.
 
   void requestSync(std::uint64_t up_to) {
     {
@@ -518,15 +521,17 @@ struct Writer::State {
   }
 
   // Durability `async`: the syncer thread fsyncs by deadline while this thread serialises the
-  // next batches (pipelined). Durability `sync`: this thread fsyncs each batch itself and takes
-  // whatever queued meanwhile as the next one (group commit). Handing every batch to a syncer
-  // cost two thread wake-ups per fsync — with a request waiting on each, the wake-ups and
-  // context switches cost more CPU than the fsyncs on a loaded machine (bench/RESULTS.md).
+  // next batches (pipelined). Durability `sync`: a batch of up to kInlineSyncRecords is fsynced
+  // by this thread itself when the syncer is idle, and what queues meanwhile is the next batch;
+  // larger batches go to the syncer so that the next one's serialisation overlaps the fsync.
+  // With few requests waiting, the hand-over to the syncer and back (two thread wake-ups per
+  // fsync) took longer than the fsync; with many, serialising while fsyncing wins
+  // (bench/RESULTS.md, bench_audit sync at 16 and 256 requests in flight).
+  static constexpr std::size_t kInlineSyncRecords = 64;
+
   void run() {
     thread_id.store(std::this_thread::get_id());
-    const bool inline_sync = config.durability == Durability::kSync;
-    std::thread syncer;
-    if (!inline_sync) syncer = std::thread([this] { syncLoop(); });
+    std::thread syncer([this] { syncLoop(); });
     std::vector<Item> batch;
     Clock::time_point batch_first_at{};
     std::uint64_t requested = durable_seq.load();  // highest seq a sync was asked for
@@ -589,8 +594,14 @@ struct Writer::State {
         }
       }
       const std::uint64_t written = written_seq.load(std::memory_order_relaxed);
-      if (written > requested && inline_sync) {
-        if (!syncAndPublish(written)) break;
+      if (written > requested && config.durability == Durability::kSync) {
+        // The syncer is idle once every sync asked of it is published.
+        const bool syncer_idle = durable_seq.load(std::memory_order_acquire) >= requested;
+        if (syncer_idle && batch.size() <= kInlineSyncRecords) {
+          if (!syncAndPublish(written)) break;
+        } else {
+          requestSync(written);
+        }
         requested = written;
       } else if (written > requested &&
                  (flush_now || closing_now || clock.monotonicTime() >= sync_deadline)) {
@@ -621,7 +632,7 @@ struct Writer::State {
       sync_stop = true;
     }
     sync_cv.notify_one();
-    if (syncer.joinable()) syncer.join();
+    syncer.join();
     // Anything still waiting can no longer become durable.
     {
       std::lock_guard lock(mutex);

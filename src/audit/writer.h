@@ -11,9 +11,9 @@
 // callbacks run on the thread that fsynced.
 //
 // Durability (WriterConfig::durability):
-//   kSync   the writer thread fsyncs each batch itself before its events are reported durable
-//           (what queued during the fsync is the next batch); the gateway answers a request only
-//           after whenDurable() fired for its event.
+//   kSync   every batch is fsynced before its events are reported durable (small batches by the
+//           writer thread itself, large ones by the syncer while the next is serialised); the
+//           gateway answers a request only after whenDurable() fired for its event.
 //   kAsync  batches are written at once and fsynced at least every `batch_interval` by a syncer
 //           thread, overlapping the next batches' serialisation: a crash loses at most the
 //           events of the last batch_interval (plus one fsync's duration).

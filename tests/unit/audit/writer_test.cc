@@ -172,6 +172,39 @@ TEST_F(WriterTest, SyncModeCallsBackWhenDurable) {
   EXPECT_LE(stats.syncs, stats.batches);
 }
 
+// Sync durability under many waiting requests: batches fsynced by the writer itself and, when
+// large, by the syncer while the next is serialised; every waiter is answered, and only after
+// its record is durable. Preallocated segments and rotation as `serve` runs them.
+TEST_F(WriterTest, SyncModeWithManyWaitersAnswersEveryoneAfterTheirFsync) {
+  auto writer = openWriter(dir_.path(), testConfig(), testing::key1(), clock_, random_, 256 << 10,
+                           {}, /*preallocate=*/true);
+  ASSERT_TRUE(writer);
+  constexpr int kThreads = 64;
+  constexpr int kPerThread = 150;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const std::uint64_t seq = writer->append(makeEvent(EventType::kRequest));
+        if (seq == kNotRecorded || !writer->waitDurable(seq, 10s) || writer->durableSeq() < seq) {
+          failures.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+  const auto stats = writer->stats();
+  EXPECT_EQ(stats.dropped, 0u);
+  EXPECT_LT(stats.syncs, static_cast<std::uint64_t>(kThreads * kPerThread));  // group commit
+  writer->close();
+  const auto written = records(dir_.path());
+  ASSERT_EQ(written.size(), static_cast<std::size_t>(kThreads * kPerThread));
+  EXPECT_GT(testing::segments(dir_.path()).size(), 1u);
+  EXPECT_TRUE(verify(dir_.path(), testing::key1()).intact());
+}
+
 // A store whose appends wait until the test opens the gate.
 class GatedStore final : public Store {
  public:
