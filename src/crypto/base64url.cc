@@ -1,6 +1,7 @@
 #include "crypto/base64url.h"
 
 #include <array>
+#include <cstring>
 
 namespace bulwark::crypto {
 namespace {
@@ -18,6 +19,22 @@ constexpr std::array<std::uint8_t, 256> kDecode = [] {
   }
   return table;
 }();
+
+// The same table shifted into place for each position of a 4-character group, so that a group
+// is the OR of four lookups. kBad (above the 24 data bits) marks every non-alphabet character.
+constexpr std::uint32_t kBad = 1U << 31;
+template <int kShift>
+constexpr std::array<std::uint32_t, 256> shiftedTable() {
+  std::array<std::uint32_t, 256> table{};
+  for (std::size_t c = 0; c < 256; ++c) {
+    table[c] = kDecode[c] == 0xff ? kBad : std::uint32_t{kDecode[c]} << kShift;
+  }
+  return table;
+}
+constexpr auto kDecode0 = shiftedTable<18>();
+constexpr auto kDecode1 = shiftedTable<12>();
+constexpr auto kDecode2 = shiftedTable<6>();
+constexpr auto kDecode3 = shiftedTable<0>();
 
 }  // namespace
 
@@ -57,45 +74,56 @@ std::string base64UrlEncode(std::span<const std::uint8_t> bytes) {
 }
 
 bool base64UrlDecode(std::string_view text, std::string& out) {
-  out.clear();
-  const std::size_t n = text.size();
-  if (n % 4 == 1) {
+  const auto size = base64UrlDecodedSize(text.size());
+  if (!size) {
+    out.clear();
     return false;
   }
-  out.resize(n / 4 * 3 + (n % 4 == 0 ? 0 : n % 4 - 1));
+  out.resize(*size);
+  return base64UrlDecodeTo(text, out);
+}
+
+bool base64UrlDecodeTo(std::string_view text, std::span<char> out) {
+  const std::size_t n = text.size();
+  if (base64UrlDecodedSize(n) != out.size()) {
+    return false;
+  }
   const auto* in = reinterpret_cast<const unsigned char*>(text.data());
-  char* dst = out.data();
+  auto* dst = reinterpret_cast<unsigned char*>(out.data());
+  // Every table value ORed in: kBad sets a bit no alphabet character has, so one test at the
+  // end replaces a branch per group. A group is 4 characters, 24 bits, 3 bytes.
+  std::uint32_t seen = 0;
   std::size_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const std::uint32_t a = kDecode[in[i]], b = kDecode[in[i + 1]], c = kDecode[in[i + 2]],
-                        d = kDecode[in[i + 3]];
-    if ((a | b | c | d) & 0xc0) {
-      return false;
-    }
-    const std::uint32_t v = a << 18 | b << 12 | c << 6 | d;
-    *dst++ = static_cast<char>(v >> 16);
-    *dst++ = static_cast<char>(v >> 8 & 0xff);
-    *dst++ = static_cast<char>(v & 0xff);
+  // While characters follow the group, at least one more output byte does (n % 4 != 1), so the
+  // group may store 4 bytes, the last of which the next group overwrites.
+  for (; i + 4 < n; i += 4, dst += 3) {
+    const std::uint32_t v =
+        kDecode0[in[i]] | kDecode1[in[i + 1]] | kDecode2[in[i + 2]] | kDecode3[in[i + 3]];
+    seen |= v;
+    const std::uint32_t big_endian = __builtin_bswap32(v << 8);
+    std::memcpy(dst, &big_endian, 4);
   }
-  const std::size_t rest = n - i;
-  if (rest == 2) {
-    const std::uint32_t a = kDecode[in[i]], b = kDecode[in[i + 1]];
-    // The second character carries 2 data bits; its low 4 bits must be zero to be canonical.
-    if (((a | b) & 0xc0) || (b & 0x0f) != 0) {
-      return false;
-    }
-    *dst++ = static_cast<char>(a << 2 | b >> 4);
+  const std::size_t rest = n - i;  // 0, 2, 3 or 4
+  if (rest == 4) {
+    const std::uint32_t v =
+        kDecode0[in[i]] | kDecode1[in[i + 1]] | kDecode2[in[i + 2]] | kDecode3[in[i + 3]];
+    seen |= v;
+    dst[0] = static_cast<unsigned char>(v >> 16);
+    dst[1] = static_cast<unsigned char>(v >> 8);
+    dst[2] = static_cast<unsigned char>(v);
   } else if (rest == 3) {
-    const std::uint32_t a = kDecode[in[i]], b = kDecode[in[i + 1]], c = kDecode[in[i + 2]];
-    // The third character carries 4 data bits; its low 2 bits must be zero.
-    if (((a | b | c) & 0xc0) || (c & 0x03) != 0) {
-      return false;
-    }
-    const std::uint32_t v = a << 10 | b << 4 | c >> 2;
-    *dst++ = static_cast<char>(v >> 8);
-    *dst++ = static_cast<char>(v & 0xff);
+    const std::uint32_t v = kDecode0[in[i]] | kDecode1[in[i + 1]] | kDecode2[in[i + 2]];
+    // The third character carries 4 data bits; its low 2 bits (bits 7..6 of v) must be zero.
+    seen |= v | ((v & 0xc0) != 0 ? kBad : 0);
+    dst[0] = static_cast<unsigned char>(v >> 16);
+    dst[1] = static_cast<unsigned char>(v >> 8);
+  } else if (rest == 2) {
+    const std::uint32_t v = kDecode0[in[i]] | kDecode1[in[i + 1]];
+    // The second character carries 2 data bits; its low 4 bits (bits 15..12 of v) must be zero.
+    seen |= v | ((v & 0xf000) != 0 ? kBad : 0);
+    dst[0] = static_cast<unsigned char>(v >> 16);
   }
-  return true;
+  return (seen & kBad) == 0;
 }
 
 }  // namespace bulwark::crypto

@@ -1,7 +1,13 @@
 #include "jwt/jws.h"
 
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <span>
+
 #include "core/json.h"
 #include "crypto/base64url.h"
+#include "jwt/detail/jws_parts.h"
 #include "jwt/detail/strict_json.h"
 
 namespace bulwark::jwt {
@@ -23,19 +29,30 @@ bool equalsIgnoreCase(std::string_view a, std::string_view b) {
 }
 
 // Collects the members of a JOSE header that the rules look at (core::StrictJsonVisitor): the
-// value of a top-level member is the next part at depth 1 after its name.
+// value of a top-level member is the next part at depth 1 after its name. String values are
+// kept as views when they lie in the decoded header `text` (which outlives the visitor's use);
+// anything else (the general parser's buffers, valid only during the callback) is copied.
 class HeaderVisitor final : public core::StrictJsonVisitor {
  public:
   struct Member {
     bool present = false;
     bool is_string = false;
-    std::string value;
+    std::string_view value;
+    std::string* storage = nullptr;  // where a value that is not a view of `text` is copied
   };
   Member alg, kid, typ, cty;
   bool b64_present = false;
   bool b64_true = false;  // `b64` is the boolean true
   bool crit = false;
   bool forbidden = false;
+
+  HeaderVisitor(std::string_view text, std::string& kid_storage, std::string& typ_storage)
+      : text_(text) {
+    alg.storage = &alg_storage_;
+    kid.storage = &kid_storage;
+    typ.storage = &typ_storage;
+    cty.storage = &cty_storage_;
+  }
 
   void onKey(std::size_t depth, std::string_view name) override {
     if (depth != 1) {
@@ -78,7 +95,12 @@ class HeaderVisitor final : public core::StrictJsonVisitor {
     if (next_ != nullptr) {
       next_->present = true;
       next_->is_string = is_string;
-      next_->value.assign(text);
+      if (inText(text)) {
+        next_->value = text;
+      } else {
+        next_->storage->assign(text);
+        next_->value = *next_->storage;
+      }
     } else if (next_b64_) {
       b64_present = true;
       b64_true = is_true;
@@ -86,14 +108,31 @@ class HeaderVisitor final : public core::StrictJsonVisitor {
     next_ = nullptr;
     next_b64_ = false;
   }
+  bool inText(std::string_view part) const {
+    // Compared as integers: pointers into different objects have no order in C++.
+    const auto begin = reinterpret_cast<std::uintptr_t>(text_.data());
+    const auto first = reinterpret_cast<std::uintptr_t>(part.data());
+    return first >= begin && first - begin <= text_.size() &&
+           part.size() <= text_.size() - (first - begin);
+  }
 
+  std::string_view text_;
+  std::string alg_storage_, cty_storage_;
   Member* next_ = nullptr;  // the member whose value comes next
   bool next_b64_ = false;
 };
 
-VerifyResult<JoseHeader> checkHeader(HeaderVisitor& header) {
+// The checked header: alg, and kid/typ as views (of the decoded header or the scratch).
+struct CheckedHeader {
+  crypto::Algorithm alg = crypto::Algorithm::kEdDSA;
+  bool has_kid = false;
+  bool has_typ = false;
+  std::string_view kid, typ;
+};
+
+VerifyResult<CheckedHeader> checkHeader(const HeaderVisitor& header) {
   // The rules in a fixed order, so the reported reason does not depend on member order.
-  JoseHeader out;
+  CheckedHeader out;
   if (!header.alg.present) {
     return VerifyError::kMissingAlg;
   }
@@ -130,18 +169,41 @@ VerifyResult<JoseHeader> checkHeader(HeaderVisitor& header) {
       return VerifyError::kNestedToken;
     }
   }
-  if (header.kid.present) {
-    out.kid.emplace(std::move(header.kid.value));
-  }
-  if (header.typ.present) {
-    out.typ.emplace(std::move(header.typ.value));
-  }
+  out.has_kid = header.kid.present;
+  out.kid = header.kid.value;
+  out.has_typ = header.typ.present;
+  out.typ = header.typ.value;
   return out;
+}
+
+// Decodes `part` into `array` when it fits, else into `overflow`; returns the bytes, or nullopt
+// for a part that is not canonical base64url.
+template <std::size_t N>
+std::optional<std::string_view> decodePart(std::string_view part, std::array<char, N>& array,
+                                           std::string& overflow) {
+  const auto size = crypto::base64UrlDecodedSize(part.size());
+  if (!size) {
+    return std::nullopt;
+  }
+  std::span<char> out;
+  if (*size <= N) {
+    out = {array.data(), *size};
+  } else {
+    overflow.resize(*size);
+    out = overflow;
+  }
+  if (!crypto::base64UrlDecodeTo(part, out)) {
+    return std::nullopt;
+  }
+  return std::string_view(out.data(), out.size());
 }
 
 }  // namespace
 
-VerifyResult<Jws> parseJws(std::string_view token, std::size_t max_token_bytes) {
+namespace detail {
+
+VerifyResult<void> parseJwsParts(std::string_view token, std::size_t max_token_bytes,
+                                 JwsScratch& scratch, JwsParts& out) {
   if (token.size() > max_token_bytes) {
     return VerifyError::kTokenTooLarge;
   }
@@ -160,32 +222,50 @@ VerifyResult<Jws> parseJws(std::string_view token, std::size_t max_token_bytes) 
     return VerifyError::kMalformed;
   }
 
-  Jws jws;
-  jws.signing_input = token.substr(0, second);
-  // The header is needed only while it is read: decode it into a buffer the thread reuses.
-  thread_local std::string header_json;
-  if (!crypto::base64UrlDecode(header_part, header_json) ||
-      !crypto::base64UrlDecode(payload_part, jws.payload) ||
-      !crypto::base64UrlDecode(signature_part, jws.signature)) {
+  out.signing_input = token.substr(0, second);
+  // The header and signature go to the caller's scratch; the payload to its own string, which
+  // the verifier keeps as Claims::json.
+  const auto header_json = decodePart(header_part, scratch.header, scratch.header_overflow);
+  if (!header_json) {
     return VerifyError::kBadBase64;
   }
-  HeaderVisitor header;
-  if (auto read = detail::readStrictObject(header_json, header); !read) {
+  const auto payload_size = crypto::base64UrlDecodedSize(payload_part.size());
+  if (!payload_size) {
+    return VerifyError::kBadBase64;
+  }
+  out.payload.resize(*payload_size);
+  if (!crypto::base64UrlDecodeTo(payload_part, out.payload)) {
+    return VerifyError::kBadBase64;
+  }
+  const auto signature = decodePart(signature_part, scratch.signature, scratch.signature_overflow);
+  if (!signature) {
+    return VerifyError::kBadBase64;
+  }
+  out.signature = *signature;
+  HeaderVisitor header(*header_json, scratch.kid, scratch.typ);
+  if (auto read = readStrictObject(*header_json, header); !read) {
     return read.error();
   }
   auto checked = checkHeader(header);
   if (!checked) {
     return checked.error();
   }
-  jws.header = std::move(*checked);
-  return jws;
+  out.alg = checked->alg;
+  out.has_kid = checked->has_kid;
+  out.kid = checked->kid;
+  out.has_typ = checked->has_typ;
+  out.typ = checked->typ;
+  return {};
 }
 
-VerifyResult<void> verifyJwsSignature(const Jws& jws, const crypto::SignatureKey& key) {
-  if (jws.header.alg != key.algorithm()) {
+VerifyResult<void> verifyJwsPartsSignature(crypto::Algorithm header_alg,
+                                           std::string_view signing_input,
+                                           std::string_view signature,
+                                           const crypto::SignatureKey& key) {
+  if (header_alg != key.algorithm()) {
     return VerifyError::kAlgMismatch;
   }
-  switch (key.verify(jws.signing_input, jws.signature)) {
+  switch (key.verify(signing_input, signature)) {
     case crypto::SignatureCheck::kValid:
       return {};
     case crypto::SignatureCheck::kMalformed:
@@ -194,6 +274,32 @@ VerifyResult<void> verifyJwsSignature(const Jws& jws, const crypto::SignatureKey
       break;
   }
   return VerifyError::kBadSignature;
+}
+
+}  // namespace detail
+
+VerifyResult<Jws> parseJws(std::string_view token, std::size_t max_token_bytes) {
+  detail::JwsScratch scratch;
+  detail::JwsParts parts;
+  if (auto parsed = detail::parseJwsParts(token, max_token_bytes, scratch, parts); !parsed) {
+    return parsed.error();
+  }
+  Jws jws;
+  jws.signing_input = parts.signing_input;
+  jws.header.alg = parts.alg;
+  if (parts.has_kid) {
+    jws.header.kid.emplace(parts.kid);
+  }
+  if (parts.has_typ) {
+    jws.header.typ.emplace(parts.typ);
+  }
+  jws.payload = std::move(parts.payload);
+  jws.signature.assign(parts.signature);
+  return jws;
+}
+
+VerifyResult<void> verifyJwsSignature(const Jws& jws, const crypto::SignatureKey& key) {
+  return detail::verifyJwsPartsSignature(jws.header.alg, jws.signing_input, jws.signature, key);
 }
 
 std::optional<std::string> signJws(const crypto::SignatureKey& key, std::string_view kid,

@@ -6,6 +6,7 @@
 
 #include "crypto/hmac.h"
 #include "jwt/detail/claims_reader.h"
+#include "jwt/detail/jws_parts.h"
 #include "jwt/detail/token_cache.h"
 
 namespace bulwark::jwt {
@@ -27,11 +28,11 @@ bool typIs(std::string_view typ, std::string_view wanted) {
   return equalsIgnoreCase(typ, wanted);
 }
 
-VerifyResult<void> checkTyp(const std::optional<std::string>& typ, TypPolicy policy) {
-  if (!typ) {
+VerifyResult<void> checkTyp(bool has_typ, std::string_view typ, TypPolicy policy) {
+  if (!has_typ) {
     return policy == TypPolicy::kOptional ? VerifyResult<void>{} : VerifyError::kMissingTyp;
   }
-  if (typIs(*typ, "at+jwt") || (policy != TypPolicy::kAccessToken && typIs(*typ, "jwt"))) {
+  if (typIs(typ, "at+jwt") || (policy != TypPolicy::kAccessToken && typIs(typ, "jwt"))) {
     return {};
   }
   return VerifyError::kWrongTyp;
@@ -165,13 +166,15 @@ class VerifierImpl final : public Verifier {
 
   VerifyResult<VerifiedTokenPtr> verifyUncached(std::string_view token, core::SystemTime now,
                                                 crypto::SignatureKeyPtr& key_used) const {
-    auto jws = parseJws(token, max_token_bytes_);
-    if (!jws) {
-      return jws.error();
+    // The header and signature are decoded into `scratch` on this stack: no allocation.
+    detail::JwsScratch scratch;
+    detail::JwsParts jws;
+    if (auto parsed = detail::parseJwsParts(token, max_token_bytes_, scratch, jws); !parsed) {
+      return parsed.error();
     }
     // One strict pass over the payload reads every claim, and the roles claim of every issuer
     // (which issuer applies is known only from `iss`); claim type errors wait for the signature.
-    auto read = detail::readClaims(std::move(jws->payload), roles_claims_);
+    auto read = detail::readClaims(std::move(jws.payload), roles_claims_);
     if (!read) {
       return read.error();
     }
@@ -186,13 +189,13 @@ class VerifierImpl final : public Verifier {
     if (issuer == nullptr) {
       return VerifyError::kWrongIssuer;
     }
-    if (auto typ = checkTyp(jws->header.typ, issuer->config.typ); !typ) {
+    if (auto typ = checkTyp(jws.has_typ, jws.typ, issuer->config.typ); !typ) {
       return typ.error();
     }
-    if (!jws->header.kid) {
+    if (!jws.has_kid) {
       return VerifyError::kMissingKid;
     }
-    const std::string& kid = *jws->header.kid;
+    const std::string_view kid = jws.kid;
     KeySetPtr keys = issuer->config.keys->keys();
     const KeyEntry* entry = keys->find(kid);
     if (entry == nullptr || !entry->verifiesAt(now)) {
@@ -205,7 +208,9 @@ class VerifierImpl final : public Verifier {
         return VerifyError::kUnknownKid;
       }
     }
-    if (auto signature = verifyJwsSignature(*jws, *entry->key); !signature) {
+    if (auto signature =
+            detail::verifyJwsPartsSignature(jws.alg, jws.signing_input, jws.signature, *entry->key);
+        !signature) {
       return signature.error();
     }
     if (read->bad_claim || !read->roles_ok[issuer->roles_index]) {
