@@ -13,9 +13,10 @@
 //   - verify() answers the same twice (the second answer may come from the cache);
 //   - a token the verifier accepts has iss, aud, exp and an allowed typ/kid/alg;
 //   - a parsed JWK Set re-serialises to a set that parses to the same JWKS text;
-//   - core::readStrictJsonObject (the verifier's parse, with its subset fast path) and
-//     core::parseStrictJsonObject agree on every JSON text of modes 1 and 3: the same verdict,
-//     the same duplicate flag, and the same parts in the same order.
+//   - core::readStrictJsonObject and core::readStrictJsonObjectDirect (the verifier's parse: the
+//     subset reader calling the visitor as it reads, reset before a fallback) agree with
+//     core::parseStrictJsonObject on every JSON text of modes 1 and 3: the same verdict, the
+//     same duplicate flag, and the same parts in the same order.
 
 #include <boost/json/value.hpp>
 #include <cstddef>
@@ -203,6 +204,18 @@ class PartsWriter final : public core::StrictJsonVisitor {
   }
 };
 
+// PartsWriter for core::readStrictJsonObjectDirect(), which needs a final visitor with reset().
+class DirectPartsWriter final : public core::StrictJsonVisitor {
+ public:
+  PartsWriter inner;
+  void reset() { inner.out.clear(); }
+  void onKey(std::size_t depth, std::string_view name) override { inner.onKey(depth, name); }
+  void onScalar(std::size_t depth, const core::JsonScalar& v) override { inner.onScalar(depth, v); }
+  void onContainer(std::size_t depth, bool is_array) override {
+    inner.onContainer(depth, is_array);
+  }
+};
+
 void checkStrictJsonAgrees(std::string_view text) {
   for (const std::size_t depth : {std::size_t{2}, std::size_t{20}}) {
     bool value_duplicate = false, read_duplicate = false;
@@ -211,10 +224,15 @@ void checkStrictJsonAgrees(std::string_view text) {
     const bool accepted = core::readStrictJsonObject(text, depth, read, &read_duplicate);
     check(accepted == value.has_value());
     check(read_duplicate == value_duplicate);
+    bool direct_duplicate = false;
+    DirectPartsWriter direct;
+    check(core::readStrictJsonObjectDirect(text, depth, direct, &direct_duplicate) == accepted);
+    check(direct_duplicate == value_duplicate);
     if (value) {
       PartsWriter oracle;
       oracle.walkObject(*value, 1);
       check(read.out == oracle.out);
+      check(direct.inner.out == oracle.out);
     }
   }
 }

@@ -1,5 +1,7 @@
 #include "core/strict_json.h"
 
+#include "core/detail/simple_json_reader.h"
+
 #include <algorithm>
 #include <array>
 #include <boost/json/basic_parser_impl.hpp>
@@ -224,218 +226,72 @@ struct StrictHandler {
 
 using StrictParser = json::basic_parser<StrictHandler>;
 
-// The common shape of JWT headers and claim sets, read without the general parser: one object
-// whose member names are printable ASCII without escapes, each value a string of the same kind,
-// a non-negative integer of at most 18 digits (always an int64), true, false, null, or a flat
-// array of those. Every such document is valid JSON (the subset's grammar is RFC 8259's, minus
-// escapes, non-ASCII text, signs, fractions, exponents and nesting), and its parts are exactly
-// what StrictHandler would report. Anything outside the subset, malformed, with a repeated name
-// or with more parts than kSimpleMaxParts returns false, and the general parser then gives the
-// verdict (and the error): this reader never refuses a document on its own. The parts are
-// collected first and reported only once the whole document has been read.
-constexpr std::size_t kSimpleMaxMembers = 32;
-constexpr std::size_t kSimpleMaxParts = 64;
-
-// Trivially constructible, so that the reader's arrays cost nothing until used.
-struct SimpleText {
-  const char* data;
-  std::size_t size;
-  std::string_view view() const { return {data, size}; }
-};
-
-struct SimplePart {
-  enum class Kind : std::uint8_t { kKey, kString, kInt64, kBool, kNull, kArray };
-  Kind kind;
-  std::uint8_t depth;
-  bool boolean;
-  SimpleText text;  // kKey, kString
-  std::int64_t int64;
-};
-
-// The bytes a subset string may hold: printable ASCII except '"' and '\\'.
-constexpr std::array<bool, 256> kPlainChar = [] {
-  std::array<bool, 256> table{};
-  for (int c = 0x20; c <= 0x7e; ++c) {
-    table[static_cast<std::size_t>(c)] = c != '"' && c != '\\';
-  }
-  return table;
-}();
-
-bool isJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-// Byte comparison inline: names are short and mostly differ early, where a memcmp call costs
-// more than the comparison.
-bool sameText(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (a[i] != b[i]) return false;
-  }
-  return true;
-}
-
-class SimpleObjectReader {
+// Collects what the subset reader reports, for readStrictJsonObject(): its visitor sees the
+// parts only once the whole document has been read.
+class PartsCollector {
  public:
-  explicit SimpleObjectReader(std::string_view text)
-      : p_(text.data()), end_(text.data() + text.size()) {}
-
-  // Reads the document; false when it is not in the subset (see above).
-  bool read() {
-    skipSpace();
-    if (!consume('{')) return false;
-    skipSpace();
-    if (consume('}')) return finish();
-    for (;;) {
-      std::string_view name;
-      if (p_ == end_ || *p_ != '"' || !readString(name)) return false;
-      for (std::size_t i = 0; i < names_count_; ++i) {
-        if (sameText(names_[i].view(), name)) return false;  // a repeat: the general parser says
-      }
-      if (names_count_ == kSimpleMaxMembers) return false;
-      names_[names_count_++] = {name.data(), name.size()};
-      SimplePart* key = add(SimplePart::Kind::kKey, 1);
-      if (key == nullptr) return false;
-      key->text = {name.data(), name.size()};
-      skipSpace();
-      if (!consume(':')) return false;
-      skipSpace();
-      if (consume('[')) {
-        if (add(SimplePart::Kind::kArray, 1) == nullptr) return false;
-        skipSpace();
-        if (!consume(']')) {
-          for (;;) {
-            if (!readScalar(2)) return false;
-            skipSpace();
-            if (consume(']')) break;
-            if (!consume(',')) return false;
-            skipSpace();
-          }
-        }
-      } else if (!readScalar(1)) {
-        return false;
-      }
-      skipSpace();
-      if (consume('}')) return finish();
-      if (!consume(',')) return false;
-      skipSpace();
-    }
+  void onKey(std::size_t depth, std::string_view name) {
+    Part& part = parts_[count_++];
+    part.kind = Part::Kind::kKey;
+    part.depth = static_cast<std::uint8_t>(depth);
+    part.text = {name.data(), name.size()};
+  }
+  void onContainer(std::size_t depth, bool) {
+    Part& part = parts_[count_++];
+    part.kind = Part::Kind::kArray;  // the subset's only container
+    part.depth = static_cast<std::uint8_t>(depth);
+  }
+  void onScalar(std::size_t depth, const JsonScalar& value) {
+    Part& part = parts_[count_++];
+    part.kind = Part::Kind::kScalar;
+    part.depth = static_cast<std::uint8_t>(depth);
+    part.scalar_kind = value.kind;
+    part.boolean = value.boolean;
+    part.text = {value.string.data(), value.string.size()};
+    part.int64 = value.int64;
   }
 
-  // Reports the parts read to `visitor`.
+  // Reports the parts collected to `visitor`.
   void replay(StrictJsonVisitor& visitor) const {
-    for (std::size_t i = 0; i < parts_count_; ++i) {
-      const SimplePart& part = parts_[i];
-      JsonScalar value;
+    // One value for all parts: a visitor reads only the member its `kind` names.
+    JsonScalar value;
+    for (std::size_t i = 0; i < count_; ++i) {
+      const Part& part = parts_[i];
       switch (part.kind) {
-        case SimplePart::Kind::kKey:
-          visitor.onKey(part.depth, part.text.view());
-          continue;
-        case SimplePart::Kind::kArray:
+        case Part::Kind::kKey:
+          visitor.onKey(part.depth, {part.text.data, part.text.size});
+          break;
+        case Part::Kind::kArray:
           visitor.onContainer(part.depth, true);
-          continue;
-        case SimplePart::Kind::kString:
-          value.kind = JsonScalar::Kind::kString;
-          value.string = part.text.view();
           break;
-        case SimplePart::Kind::kInt64:
-          value.kind = JsonScalar::Kind::kInt64;
+        case Part::Kind::kScalar:
+          value.kind = part.scalar_kind;
+          value.string = {part.text.data, part.text.size};
           value.int64 = part.int64;
-          break;
-        case SimplePart::Kind::kBool:
-          value.kind = JsonScalar::Kind::kBool;
           value.boolean = part.boolean;
-          break;
-        case SimplePart::Kind::kNull:
+          visitor.onScalar(part.depth, value);
           break;
       }
-      visitor.onScalar(part.depth, value);
     }
   }
 
  private:
-  bool finish() {
-    skipSpace();
-    return p_ == end_;
-  }
-  void skipSpace() {
-    while (p_ != end_ && isJsonSpace(*p_)) ++p_;
-  }
-  bool consume(char c) {
-    if (p_ == end_ || *p_ != c) return false;
-    ++p_;
-    return true;
-  }
-  SimplePart* add(SimplePart::Kind kind, std::uint8_t depth) {
-    if (parts_count_ == kSimpleMaxParts) return nullptr;
-    SimplePart& part = parts_[parts_count_++];
-    part.kind = kind;
-    part.depth = depth;
-    return &part;
-  }
-  // At the opening quote: a string of printable ASCII without escapes.
-  bool readString(std::string_view& out) {
-    const char* start = ++p_;
-    const char* quote = start;
-    while (quote != end_ && kPlainChar[static_cast<unsigned char>(*quote)]) ++quote;
-    if (quote == end_ || *quote != '"') return false;
-    out = std::string_view(start, static_cast<std::size_t>(quote - start));
-    p_ = quote + 1;
-    return true;
-  }
-  bool readLiteral(std::string_view literal) {
-    if (static_cast<std::size_t>(end_ - p_) < literal.size() ||
-        !sameText(std::string_view(p_, literal.size()), literal)) {
-      return false;
-    }
-    p_ += literal.size();
-    return true;
-  }
-  bool readScalar(std::uint8_t depth) {
-    if (p_ == end_) return false;
-    SimplePart value{};
-    const char c = *p_;
-    if (c == '"') {
-      value.kind = SimplePart::Kind::kString;
-      std::string_view text;
-      if (!readString(text)) return false;
-      value.text = {text.data(), text.size()};
-    } else if (c >= '0' && c <= '9') {
-      // "0" followed by a digit is not JSON: the general parser refuses it.
-      if (c == '0' && p_ + 1 != end_ && p_[1] >= '0' && p_[1] <= '9') return false;
-      std::int64_t n = 0;
-      int digits = 0;
-      while (p_ != end_ && *p_ >= '0' && *p_ <= '9') {
-        if (++digits > 18) return false;
-        n = n * 10 + (*p_ - '0');
-        ++p_;
-      }
-      if (p_ != end_ && (*p_ == '.' || *p_ == 'e' || *p_ == 'E')) return false;
-      value.kind = SimplePart::Kind::kInt64;
-      value.int64 = n;
-    } else if (c == 't' || c == 'f') {
-      value.kind = SimplePart::Kind::kBool;
-      value.boolean = c == 't';
-      if (!readLiteral(c == 't' ? "true" : "false")) return false;
-    } else if (c == 'n') {
-      value.kind = SimplePart::Kind::kNull;
-      if (!readLiteral("null")) return false;
-    } else {
-      return false;
-    }
-    SimplePart* part = add(value.kind, depth);
-    if (part == nullptr) return false;
-    part->text = value.text;
-    part->int64 = value.int64;
-    part->boolean = value.boolean;
-    return true;
-  }
-
-  const char* p_;
-  const char* const end_;
-  // Left uninitialised: only the first *_count_ entries are ever read.
-  SimpleText names_[kSimpleMaxMembers];
-  std::size_t names_count_ = 0;
-  SimplePart parts_[kSimpleMaxParts];
-  std::size_t parts_count_ = 0;
+  // Trivially constructible, so that the array costs nothing until used.
+  struct Part {
+    enum class Kind : std::uint8_t { kKey, kArray, kScalar };
+    Kind kind;
+    std::uint8_t depth;
+    JsonScalar::Kind scalar_kind;
+    bool boolean;
+    struct {
+      const char* data;
+      std::size_t size;
+    } text;  // kKey, kString
+    std::int64_t int64;
+  };
+  // The reader reports at most kSimpleMaxParts parts.
+  Part parts_[detail::kSimpleMaxParts];
+  std::size_t count_ = 0;
 };
 
 // One parser per thread and depth: its buffers are reused, so a parse allocates only the value.
@@ -459,13 +315,20 @@ bool readStrictJsonObject(std::string_view text, std::size_t max_depth, StrictJs
                           bool* duplicate_member) {
   // The subset reader needs one level of arrays inside the object (depth 2).
   if (max_depth >= 2) {
-    SimpleObjectReader simple(text);
-    if (simple.read()) {
+    PartsCollector parts;
+    if (detail::SimpleObjectReader<PartsCollector>(text, parts).read()) {
       if (duplicate_member != nullptr) *duplicate_member = false;
-      simple.replay(visitor);
+      parts.replay(visitor);
       return true;
     }
   }
+  return detail::readStrictJsonObjectGeneral(text, max_depth, visitor, duplicate_member);
+}
+
+namespace detail {
+
+bool readStrictJsonObjectGeneral(std::string_view text, std::size_t max_depth,
+                                 StrictJsonVisitor& visitor, bool* duplicate_member) {
   StrictParser& parser = parserFor(max_depth);
   parser.reset();
   StrictHandler& handler = parser.handler();
@@ -480,6 +343,8 @@ bool readStrictJsonObject(std::string_view text, std::size_t max_depth, StrictJs
   handler.reset();
   return ok;
 }
+
+}  // namespace detail
 
 std::optional<json::object> parseStrictJsonObject(std::string_view text, std::size_t max_depth,
                                                   bool* duplicate_member) {

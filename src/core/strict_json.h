@@ -52,4 +52,24 @@ class StrictJsonVisitor {
                                         StrictJsonVisitor& visitor,
                                         bool* duplicate_member = nullptr);
 
+// readStrictJsonObject() for a visitor whose type is known at the call (make it `final`): the
+// same verdict, duplicate flag and parts, but the common subset of JWT headers and claim sets
+// (detail/simple_json_reader.h) is read in one pass calling the visitor's methods directly,
+// without collecting the parts first. So the visitor may see part of a document the subset
+// reader then gives up on: before the general parser reports the document from its start, it
+// calls `visitor.reset()`, which must forget everything seen. Thread-safe as above.
+template <class Visitor>
+[[nodiscard]] bool readStrictJsonObjectDirect(std::string_view text, std::size_t max_depth,
+                                              Visitor& visitor, bool* duplicate_member = nullptr);
+
+namespace detail {
+// The general parser alone (readStrictJsonObject() without its subset reader).
+[[nodiscard]] bool readStrictJsonObjectGeneral(std::string_view text, std::size_t max_depth,
+                                               StrictJsonVisitor& visitor,
+                                               bool* duplicate_member);
+}  // namespace detail
+
 }  // namespace bulwark::core
+
+// The definition of readStrictJsonObjectDirect().
+#include "core/detail/simple_json_reader.h"  // IWYU pragma: export

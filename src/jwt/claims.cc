@@ -55,6 +55,20 @@ class ClaimsVisitor final : public core::StrictJsonVisitor {
     out_.roles_ok.assign(roles_claims.size(), true);
   }
 
+  // Forgets everything seen (core::readStrictJsonObjectDirect()).
+  void reset() {
+    out_.claims = Claims{};
+    out_.iss_present = out_.iss_ok = out_.bad_claim = false;
+    for (auto& roles : out_.roles) {
+      roles.clear();
+    }
+    out_.roles_ok.assign(roles_claims_.size(), true);
+    member_ = Member::kOther;
+    roles_index_ = 0;
+    array_ = nullptr;
+    array_is_roles_ = false;
+  }
+
   void onKey(std::size_t depth, std::string_view name) override {
     if (depth != 1) {
       return;
@@ -71,22 +85,39 @@ class ClaimsVisitor final : public core::StrictJsonVisitor {
     if (name.size() != 3) {
       return;
     }
-    if (name == "iss") {
-      member_ = Member::kIss;
-    } else if (name == "sub") {
-      member_ = Member::kSub;
-    } else if (name == "aud") {
-      member_ = Member::kAud;
-    } else if (name == "exp") {
-      member_ = Member::kExp;
-    } else if (name == "nbf") {
-      member_ = Member::kNbf;
-    } else if (name == "iat") {
-      member_ = Member::kIat;
-    } else if (name == "jti") {
-      member_ = Member::kJti;
-    } else if (name == "sid") {
-      member_ = Member::kSid;
+    // The registered names are all three letters: one switch on the three bytes.
+    constexpr auto code = [](std::string_view n) {
+      return static_cast<std::uint32_t>(static_cast<unsigned char>(n[0])) << 16 |
+             static_cast<std::uint32_t>(static_cast<unsigned char>(n[1])) << 8 |
+             static_cast<std::uint32_t>(static_cast<unsigned char>(n[2]));
+    };
+    switch (code(name)) {
+      case code("iss"):
+        member_ = Member::kIss;
+        break;
+      case code("sub"):
+        member_ = Member::kSub;
+        break;
+      case code("aud"):
+        member_ = Member::kAud;
+        break;
+      case code("exp"):
+        member_ = Member::kExp;
+        break;
+      case code("nbf"):
+        member_ = Member::kNbf;
+        break;
+      case code("iat"):
+        member_ = Member::kIat;
+        break;
+      case code("jti"):
+        member_ = Member::kJti;
+        break;
+      case code("sid"):
+        member_ = Member::kSid;
+        break;
+      default:
+        break;
     }
   }
 
@@ -228,7 +259,7 @@ VerifyResult<ReadClaims> readClaims(std::string payload,
                                     std::span<const std::string> roles_claims) {
   ReadClaims out;
   ClaimsVisitor visitor(out, roles_claims);
-  if (auto read = readStrictObject(payload, visitor); !read) {
+  if (auto read = readStrictObjectDirect(payload, visitor); !read) {
     return read.error();
   }
   out.claims.json = std::move(payload);

@@ -54,6 +54,18 @@ class HeaderVisitor final : public core::StrictJsonVisitor {
     cty.storage = &cty_storage_;
   }
 
+  // Forgets everything seen (core::readStrictJsonObjectDirect()).
+  void reset() {
+    for (Member* member : {&alg, &kid, &typ, &cty}) {
+      member->present = false;
+      member->is_string = false;
+      member->value = {};
+    }
+    b64_present = b64_true = crit = forbidden = false;
+    next_ = nullptr;
+    next_b64_ = false;
+  }
+
   void onKey(std::size_t depth, std::string_view name) override {
     if (depth != 1) {
       return;
@@ -243,7 +255,7 @@ VerifyResult<void> parseJwsParts(std::string_view token, std::size_t max_token_b
   }
   out.signature = *signature;
   HeaderVisitor header(*header_json, scratch.kid, scratch.typ);
-  if (auto read = readStrictObject(*header_json, header); !read) {
+  if (auto read = readStrictObjectDirect(*header_json, header); !read) {
     return read.error();
   }
   auto checked = checkHeader(header);

@@ -3,22 +3,16 @@
 #include "core/strict_json.h"
 
 namespace bulwark::jwt::detail {
-namespace {
-
-constexpr std::size_t kMaxDepth = 20;
-
-}  // namespace
-
 VerifyResult<boost::json::object> parseStrictObject(std::string_view text) {
   bool duplicate = false;
-  auto object = core::parseStrictJsonObject(text, kMaxDepth, &duplicate);
+  auto object = core::parseStrictJsonObject(text, kStrictMaxDepth, &duplicate);
   if (!object) return duplicate ? VerifyError::kDuplicateMember : VerifyError::kBadJson;
   return std::move(*object);
 }
 
 VerifyResult<void> readStrictObject(std::string_view text, core::StrictJsonVisitor& visitor) {
   bool duplicate = false;
-  if (!core::readStrictJsonObject(text, kMaxDepth, visitor, &duplicate)) {
+  if (!core::readStrictJsonObject(text, kStrictMaxDepth, visitor, &duplicate)) {
     return duplicate ? VerifyError::kDuplicateMember : VerifyError::kBadJson;
   }
   return {};

@@ -11,6 +11,9 @@
 
 namespace bulwark::jwt::detail {
 
+// Nesting allowed in headers and claim sets.
+inline constexpr std::size_t kStrictMaxDepth = 20;
+
 // Parses `text` as exactly one JSON object (RFC 8259, UTF-8, no comments, no trailing commas,
 // nesting depth <= 20) in which no object at any depth repeats a member name. Errors:
 // kDuplicateMember for a repeated name, kBadJson for anything else. Thread-safe (the parser is
@@ -21,5 +24,16 @@ namespace bulwark::jwt::detail {
 // its parts go to `visitor` (core/strict_json.h), which must discard them on an error.
 [[nodiscard]] VerifyResult<void> readStrictObject(std::string_view text,
                                                   core::StrictJsonVisitor& visitor);
+
+// readStrictObject() through core::readStrictJsonObjectDirect(): for a final visitor with a
+// reset() that forgets what it has seen (the verifier's header and claims readers).
+template <class Visitor>
+[[nodiscard]] VerifyResult<void> readStrictObjectDirect(std::string_view text, Visitor& visitor) {
+  bool duplicate = false;
+  if (!core::readStrictJsonObjectDirect(text, kStrictMaxDepth, visitor, &duplicate)) {
+    return duplicate ? VerifyError::kDuplicateMember : VerifyError::kBadJson;
+  }
+  return {};
+}
 
 }  // namespace bulwark::jwt::detail

@@ -49,6 +49,24 @@ class Recorder final : public StrictJsonVisitor {
   }
 };
 
+// A Recorder for readStrictJsonObjectDirect(), which needs a final visitor with reset().
+class DirectRecorder final : public StrictJsonVisitor {
+ public:
+  Recorder inner;
+  int resets = 0;
+  void reset() {
+    inner.events.clear();
+    ++resets;
+  }
+  void onKey(std::size_t depth, std::string_view name) override { inner.onKey(depth, name); }
+  void onScalar(std::size_t depth, const JsonScalar& value) override {
+    inner.onScalar(depth, value);
+  }
+  void onContainer(std::size_t depth, bool is_array) override {
+    inner.onContainer(depth, is_array);
+  }
+};
+
 // The oracle: the same parts, read from the value parseStrictJsonObject() builds.
 void walk(const json::value& v, std::size_t depth, Recorder& out);
 
@@ -105,10 +123,17 @@ void expectSameAsValueParse(std::string_view text, std::size_t max_depth) {
   const bool accepted = readStrictJsonObject(text, max_depth, read, &read_duplicate);
   ASSERT_EQ(accepted, value.has_value()) << text << " depth " << max_depth;
   EXPECT_EQ(read_duplicate, value_duplicate) << text;
+  // The direct reader: same verdict, flag and parts, whatever it reported before a reset.
+  bool direct_duplicate = true;
+  DirectRecorder direct;
+  ASSERT_EQ(readStrictJsonObjectDirect(text, max_depth, direct, &direct_duplicate), accepted)
+      << text << " depth " << max_depth;
+  EXPECT_EQ(direct_duplicate, value_duplicate) << text;
   if (value) {
     Recorder oracle;
     walkObject(*value, 1, oracle);
     EXPECT_EQ(read.events, oracle.events) << text;
+    EXPECT_EQ(direct.inner.events, oracle.events) << text;
   }
 }
 
@@ -203,6 +228,62 @@ TEST(StrictJsonReader, AgreesWithTheValueParserOnMutations) {
       return;
     }
   }
+}
+
+TEST(StrictJsonReader, AgreesOnEveryByteInEveryPositionOfStringsAndNames) {
+  // The subset reader scans strings eight bytes at a time and compares names by an 8-byte key:
+  // every byte value at every position of a string value and of a member name, for lengths
+  // around the 8-byte boundaries, with the string at the start, middle and end of the document
+  // (where fewer than eight bytes remain).
+  for (std::size_t length = 1; length <= 19; ++length) {
+    for (std::size_t position = 0; position < length; ++position) {
+      for (int byte = 0; byte < 256; ++byte) {
+        std::string text(length, 'x');
+        text[position] = static_cast<char>(byte);
+        expectSameAsValueParse(R"({"a":")" + text + R"(","b":1})", 20);
+        expectSameAsValueParse(R"({"b":1,"a":")" + text + R"("})", 20);
+        expectSameAsValueParse(R"({")" + text + R"(":1,"b":[")" + text + R"("]})", 20);
+        expectSameAsValueParse(R"({"b":1,")" + text + R"(":2})", 20);
+        if (HasFailure()) {
+          return;
+        }
+      }
+    }
+  }
+}
+
+TEST(StrictJsonReader, AgreesOnNamesSharingTheirFirstEightBytes) {
+  for (const std::string name : {"", "a", "abcdefg", "abcdefgh", "abcdefghi", "abcdefghij"}) {
+    for (const std::string other :
+         {"", "a", "b", "abcdefg", "abcdefgh", "abcdefgi", "abcdefghi", "abcdefghj", "abcdefghij"}) {
+      expectSameAsValueParse("{\"" + name + "\":1,\"" + other + "\":2}", 20);
+      expectSameAsValueParse("{\"" + name + "\":1,\"z\":0,\"" + other + "\":2}", 20);
+      expectSameAsValueParse("{\"z\":0,\"" + name + "\":1,\"zz\":0,\"" + other + "\":2,\"y\":0}",
+                             20);
+    }
+  }
+}
+
+TEST(StrictJsonReader, DirectReaderResetsItsVisitorBeforeTheGeneralParser) {
+  // In the subset: read once, no reset.
+  DirectRecorder simple;
+  EXPECT_TRUE(readStrictJsonObjectDirect(R"({"a":"b","c":[1,true]})", 20, simple));
+  EXPECT_EQ(simple.resets, 0);
+  EXPECT_EQ(simple.inner.events.size(), 6U);
+  // Outside the subset after two members (an escape): the parts seen are forgotten and the
+  // general parser reports the whole document once.
+  DirectRecorder escaped;
+  EXPECT_TRUE(readStrictJsonObjectDirect(R"({"a":"b","c":1,"d":"\u0041"})", 20, escaped));
+  EXPECT_EQ(escaped.resets, 1);
+  EXPECT_EQ(escaped.inner.events,
+            (std::vector<std::string>{"1 key a", "1 string b", "1 key c", "1 int64 1", "1 key d",
+                                      "1 string A"}));
+  // A repeated name: the subset reader gives up, the general parser refuses.
+  DirectRecorder repeated;
+  bool duplicate = false;
+  EXPECT_FALSE(readStrictJsonObjectDirect(R"({"a":1,"b":2,"a":3})", 20, repeated, &duplicate));
+  EXPECT_TRUE(duplicate);
+  EXPECT_EQ(repeated.resets, 1);
 }
 
 TEST(StrictJsonReader, ReportsDuplicatesAtEveryDepth) {
