@@ -49,15 +49,16 @@ bool readDate(const JsonScalar& v, std::optional<core::SystemTime>& out) {
 // parts at depth 2 until the next name at depth 1.
 class ClaimsVisitor final : public core::StrictJsonVisitor {
  public:
-  ClaimsVisitor(detail::ReadClaims& out, std::span<const std::string> roles_claims)
-      : out_(out), roles_claims_(roles_claims) {
+  ClaimsVisitor(Claims& claims, detail::ReadClaims& out,
+                std::span<const std::string> roles_claims)
+      : claims_(claims), out_(out), roles_claims_(roles_claims) {
     out_.roles.resize(roles_claims.size());
     out_.roles_ok.assign(roles_claims.size(), true);
   }
 
   // Forgets everything seen (core::readStrictJsonObjectDirect()).
   void reset() {
-    out_.claims = Claims{};
+    claims_ = Claims{};
     out_.iss_present = out_.iss_ok = out_.bad_claim = false;
     for (auto& roles : out_.roles) {
       roles.clear();
@@ -134,7 +135,7 @@ class ClaimsVisitor final : public core::StrictJsonVisitor {
       return;
     }
     const bool string = value.kind == JsonScalar::Kind::kString;
-    Claims& claims = out_.claims;
+    Claims& claims = claims_;
     switch (std::exchange(member_, Member::kOther)) {
       case Member::kOther:
         break;
@@ -193,7 +194,7 @@ class ClaimsVisitor final : public core::StrictJsonVisitor {
         break;
       case Member::kAud:
         if (is_array) {
-          array_ = &out_.claims.aud;
+          array_ = &claims_.aud;
           array_is_roles_ = false;
         } else {
           out_.bad_claim = true;
@@ -231,6 +232,7 @@ class ClaimsVisitor final : public core::StrictJsonVisitor {
     }
   }
 
+  Claims& claims_;
   detail::ReadClaims& out_;
   std::span<const std::string> roles_claims_;
   Member member_ = Member::kOther;             // the member whose value comes next
@@ -255,30 +257,31 @@ core::SystemTime fromNumericDate(std::int64_t seconds) {
 
 namespace detail {
 
-VerifyResult<ReadClaims> readClaims(std::string payload,
-                                    std::span<const std::string> roles_claims) {
-  ReadClaims out;
-  ClaimsVisitor visitor(out, roles_claims);
+VerifyResult<void> readClaims(std::string payload, std::span<const std::string> roles_claims,
+                              Claims& claims, ReadClaims& out) {
+  ClaimsVisitor visitor(claims, out, roles_claims);
   if (auto read = readStrictObjectDirect(payload, visitor); !read) {
     return read.error();
   }
-  out.claims.json = std::move(payload);
-  return out;
+  claims.json = std::move(payload);
+  return {};
 }
 
 }  // namespace detail
 
 VerifyResult<Claims> parseClaims(std::string_view text, std::string_view roles_claim) {
   const std::string roles_name(roles_claim);
-  auto read = detail::readClaims(std::string(text), {&roles_name, 1});
-  if (!read) {
-    return read.error();
+  Claims claims;
+  detail::ReadClaims read;
+  if (auto parsed = detail::readClaims(std::string(text), {&roles_name, 1}, claims, read);
+      !parsed) {
+    return parsed.error();
   }
-  if ((read->iss_present && !read->iss_ok) || read->bad_claim || !read->roles_ok[0]) {
+  if ((read.iss_present && !read.iss_ok) || read.bad_claim || !read.roles_ok[0]) {
     return VerifyError::kBadClaim;
   }
-  read->claims.roles = std::move(read->roles[0]);
-  return std::move(read->claims);
+  claims.roles = std::move(read.roles[0]);
+  return claims;
 }
 
 VerifyResult<void> validateClaims(const Claims& claims, const ClaimsPolicy& policy,

@@ -174,18 +174,22 @@ class VerifierImpl final : public Verifier {
     }
     // One strict pass over the payload reads every claim, and the roles claim of every issuer
     // (which issuer applies is known only from `iss`); claim type errors wait for the signature.
-    auto read = detail::readClaims(std::move(jws.payload), roles_claims_);
-    if (!read) {
-      return read.error();
+    // The claims go straight into the token this call returns if every check passes.
+    auto verified = std::make_shared<VerifiedToken>();
+    Claims& claims = verified->claims;
+    detail::ReadClaims read;
+    if (auto parsed = detail::readClaims(std::move(jws.payload), roles_claims_, claims, read);
+        !parsed) {
+      return parsed.error();
     }
     // `iss` is not authenticated yet: it only chooses whose keys may verify the signature.
-    if (!read->iss_present) {
+    if (!read.iss_present) {
       return VerifyError::kMissingIssuer;
     }
-    if (!read->iss_ok) {
+    if (!read.iss_ok) {
       return VerifyError::kBadClaim;
     }
-    const IssuerState* issuer = findIssuer(read->claims.iss);
+    const IssuerState* issuer = findIssuer(claims.iss);
     if (issuer == nullptr) {
       return VerifyError::kWrongIssuer;
     }
@@ -213,15 +217,13 @@ class VerifierImpl final : public Verifier {
         !signature) {
       return signature.error();
     }
-    if (read->bad_claim || !read->roles_ok[issuer->roles_index]) {
+    if (read.bad_claim || !read.roles_ok[issuer->roles_index]) {
       return VerifyError::kBadClaim;
     }
-    if (auto valid = validateClaims(read->claims, issuer->policy, now); !valid) {
+    if (auto valid = validateClaims(claims, issuer->policy, now); !valid) {
       return valid.error();
     }
-    auto verified = std::make_shared<VerifiedToken>();
-    verified->claims = std::move(read->claims);
-    verified->claims.roles = std::move(read->roles[issuer->roles_index]);
+    claims.roles = std::move(read.roles[issuer->roles_index]);
     verified->kid = kid;
     verified->algorithm = entry->key->algorithm();
     verified->issuer_index = static_cast<std::size_t>(issuer - issuers_.data());

@@ -14,10 +14,8 @@
 
 namespace bulwark::jwt::detail {
 
-// The claims of one payload as read, before any is judged.
+// What reading one payload found besides the claims themselves, before any is judged.
 struct ReadClaims {
-  // The registered claims (roles empty) and `json`, the payload as signed.
-  Claims claims;
   // `iss` is present (its value is claims.iss when iss_ok).
   bool iss_present = false;
   // `iss` is a non-empty string.
@@ -31,10 +29,13 @@ struct ReadClaims {
 };
 
 // Parses `payload` as a strict JSON object (kBadJson, kDuplicateMember as parseStrictObject())
-// and reads its registered claims and the members named in `roles_claims` (none of them a
-// registered claim name). Claim type errors are recorded, not returned, so that the caller can
-// report them after the signature check. Takes `payload` to keep it as claims.json. Thread-safe.
-[[nodiscard]] VerifyResult<ReadClaims> readClaims(std::string payload,
-                                                  std::span<const std::string> roles_claims);
+// and reads its registered claims into `claims` (a default-constructed Claims: the verifier
+// reads straight into the VerifiedToken it may return; roles stay empty) and the members named
+// in `roles_claims` (none of them a registered claim name) into `out`. Claim type errors are
+// recorded, not returned, so that the caller can report them after the signature check. Takes
+// `payload` to keep it as claims.json. Thread-safe.
+[[nodiscard]] VerifyResult<void> readClaims(std::string payload,
+                                            std::span<const std::string> roles_claims,
+                                            Claims& claims, ReadClaims& out);
 
 }  // namespace bulwark::jwt::detail
