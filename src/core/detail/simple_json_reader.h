@@ -38,6 +38,8 @@ inline constexpr std::array<bool, 256> kPlainChar = [] {
   return table;
 }();
 
+inline bool isDigit(char c) { return static_cast<unsigned char>(c - '0') <= 9; }
+
 inline bool isJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 // Eight bytes at a time (SWAR), for strings: the flags (bit 7 of a byte) of bytes that are not
@@ -191,15 +193,17 @@ class SimpleObjectReader {
       if (!readString(value.string)) return false;
     } else if (c >= '0' && c <= '9') {
       // "0" followed by a digit is not JSON: the general parser refuses it.
-      if (c == '0' && p_ + 1 != end_ && p_[1] >= '0' && p_[1] <= '9') return false;
+      if (c == '0' && p_ + 1 != end_ && isDigit(p_[1])) return false;
+      // At most 18 digits (always an int64); a 19th gives up.
+      const char* q = p_;
+      const char* const limit = end_ - q > 18 ? q + 18 : end_;
       std::int64_t n = 0;
-      int digits = 0;
-      while (p_ != end_ && *p_ >= '0' && *p_ <= '9') {
-        if (++digits > 18) return false;
-        n = n * 10 + (*p_ - '0');
-        ++p_;
+      while (q != limit && isDigit(*q)) {
+        n = n * 10 + (*q - '0');
+        ++q;
       }
-      if (p_ != end_ && (*p_ == '.' || *p_ == 'e' || *p_ == 'E')) return false;
+      if (q != end_ && (isDigit(*q) || *q == '.' || *q == 'e' || *q == 'E')) return false;
+      p_ = q;
       value.kind = JsonScalar::Kind::kInt64;
       value.int64 = n;
     } else if (c == 't' || c == 'f') {
