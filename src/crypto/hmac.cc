@@ -1,11 +1,19 @@
+// HmacSha256Key uses OpenSSL 3's deprecated low-level SHA256_* calls, as audit's RecordMacKey
+// does: EVP's per-MAC context copies (EVP_MAC_CTX_dup: some 17 allocations) are what a prepared
+// key exists to avoid; the functions remain part of OpenSSL 3's API and run the same block code
+// as EVP (SHA-NI / AVX2).
+#define OPENSSL_SUPPRESS_DEPRECATED 1
+
 #include "crypto/hmac.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/rand.h>
+#include <openssl/sha.h>
 
+#include <algorithm>
+#include <array>
 #include <stdexcept>
 
 namespace bulwark::crypto {
@@ -77,36 +85,49 @@ Digest256 HmacSha256::finish() {
   return out;
 }
 
+// RFC 2104 with the key's two padded blocks hashed once: a MAC copies these states and hashes
+// only the message and the inner digest. Both states are as secret as the key.
 struct HmacSha256Key::State {
-  EVP_MAC_CTX* keyed = nullptr;  // initialised with the key, never updated: a template
+  SHA256_CTX inner;  // after (key ⊕ ipad)
+  SHA256_CTX outer;  // after (key ⊕ opad)
 };
 
 HmacSha256Key::HmacSha256Key(std::span<const std::uint8_t> key)
     : state_(std::make_unique<State>()) {
-  state_->keyed = EVP_MAC_CTX_new(hmacAlgorithm());
-  char digest[] = "SHA256";
-  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-                         OSSL_PARAM_construct_end()};
-  if (state_->keyed == nullptr ||
-      EVP_MAC_init(state_->keyed, key.data(), key.size(), params) != 1) {
-    EVP_MAC_CTX_free(state_->keyed);
+  constexpr std::size_t kBlock = SHA256_CBLOCK;
+  std::array<std::uint8_t, kBlock> block{};
+  if (key.size() > kBlock) {
+    SHA256(key.data(), key.size(), block.data());  // long keys are hashed first
+  } else if (!key.empty()) {
+    std::copy(key.begin(), key.end(), block.begin());
+  }
+  std::array<std::uint8_t, kBlock> pad;
+  for (std::size_t i = 0; i < kBlock; ++i) pad[i] = block[i] ^ 0x36;
+  const bool ok = SHA256_Init(&state_->inner) == 1 &&
+                  SHA256_Update(&state_->inner, pad.data(), pad.size()) == 1;
+  for (std::size_t i = 0; i < kBlock; ++i) pad[i] = block[i] ^ 0x5c;
+  const bool ok_outer = SHA256_Init(&state_->outer) == 1 &&
+                        SHA256_Update(&state_->outer, pad.data(), pad.size()) == 1;
+  OPENSSL_cleanse(block.data(), block.size());
+  OPENSSL_cleanse(pad.data(), pad.size());
+  if (!ok || !ok_outer) {
+    OPENSSL_cleanse(state_.get(), sizeof(State));
     throw std::runtime_error("HMAC-SHA256 init failed");
   }
 }
 
-HmacSha256Key::~HmacSha256Key() { EVP_MAC_CTX_free(state_->keyed); }
+HmacSha256Key::~HmacSha256Key() { OPENSSL_cleanse(state_.get(), sizeof(State)); }
 
 Digest256 HmacSha256Key::mac(std::string_view data) const {
-  Digest256 out{};
-  // Duplicating only reads the template, so concurrent calls need no lock.
-  EVP_MAC_CTX* ctx = EVP_MAC_CTX_dup(state_->keyed);
-  std::size_t length = 0;
-  if (ctx == nullptr || EVP_MAC_update(ctx, bytes(data).data(), data.size()) != 1 ||
-      EVP_MAC_final(ctx, out.data(), &length, out.size()) != 1) {
-    // Allocation failure inside OpenSSL: a random-looking value no signature equals.
-    RAND_bytes(out.data(), static_cast<int>(out.size()));
-  }
-  EVP_MAC_CTX_free(ctx);
+  // Copies of the states on this stack: concurrent calls only read the key's.
+  SHA256_CTX ctx = state_->inner;
+  SHA256_Update(&ctx, data.data(), data.size());
+  Digest256 inner;
+  SHA256_Final(inner.data(), &ctx);
+  ctx = state_->outer;
+  SHA256_Update(&ctx, inner.data(), inner.size());
+  Digest256 out;
+  SHA256_Final(out.data(), &ctx);  // ctx now holds the MAC's own state, nothing of the key's
   return out;
 }
 

@@ -60,6 +60,33 @@ TEST(HmacSha256Key, PreparedKeyEqualsOneShotFromManyThreads) {
   EXPECT_EQ(mismatches.load(), 0);
 }
 
+TEST(HmacSha256Key, EqualsTheEvpMacForEveryKeyAndMessageSize) {
+  // The prepared key hashes its padded blocks itself (RFC 2104): keys around the 64-byte block
+  // (shorter, equal, longer: hashed first) and messages around the block boundaries, against
+  // OpenSSL's EVP HMAC (hmacSha256).
+  std::string key, data;
+  for (std::size_t k = 0; k <= 140; ++k) {
+    key.assign(k, '\0');
+    for (std::size_t i = 0; i < k; ++i) key[i] = static_cast<char>(i * 29 + k);
+    const HmacSha256Key prepared(bytes(key));
+    for (std::size_t n : {0, 1, 31, 32, 55, 56, 63, 64, 65, 119, 120, 128, 200, 333, 1000}) {
+      data.assign(n, '\0');
+      for (std::size_t i = 0; i < n; ++i) data[i] = static_cast<char>(i * 7 + n + k);
+      ASSERT_EQ(prepared.mac(data), hmacSha256(bytes(key), data)) << "key " << k << " data " << n;
+    }
+  }
+}
+
+TEST(HmacSha256Key, MatchesRfc4231) {
+  // Test case 1 (20-byte key) and 6 (131-byte key, longer than a block).
+  const HmacSha256Key case1(bytes(std::string(20, '\x0b')));
+  EXPECT_EQ(toHex(case1.mac("Hi There")),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+  const HmacSha256Key case6(bytes(std::string(131, '\xaa')));
+  EXPECT_EQ(toHex(case6.mac("Test Using Larger Than Block-Size Key - Hash Key First")),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+}
+
 TEST(ConstantTime, ComparesContentAndLength) {
   EXPECT_TRUE(constantTimeEqual("secret", "secret"));
   EXPECT_FALSE(constantTimeEqual("secret", "secreT"));
