@@ -9,6 +9,7 @@
 #include <openssl/obj_mac.h>
 #include <openssl/param_build.h>
 #include <openssl/rsa.h>
+#include <openssl/sha.h>
 
 #include <array>
 #include <cstring>
@@ -293,6 +294,26 @@ class P256Key final : public SignatureKey {
   bool private_;
 };
 
+// Builds the verify context an RsaKey copies per signature: the key, SHA-256, and for PS256
+// RFC 7518 §3.5's PSS with MGF1-SHA-256 (OpenSSL's default: the message digest) and a salt as
+// long as the hash, so a signature made with any other salt length is rejected. Null when
+// OpenSSL refuses (the key then cannot verify).
+PkeyCtxPtr rsaVerifyTemplate(EVP_PKEY* pkey, Algorithm algorithm) {
+  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey, nullptr));
+  if (!ctx || EVP_PKEY_verify_init(ctx.get()) != 1 ||
+      EVP_PKEY_CTX_set_signature_md(ctx.get(), sha256Md()) != 1) {
+    ERR_clear_error();
+    return nullptr;
+  }
+  if (algorithm == Algorithm::kPS256 &&
+      (EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PSS_PADDING) != 1 ||
+       EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx.get(), RSA_PSS_SALTLEN_DIGEST) != 1)) {
+    ERR_clear_error();
+    return nullptr;
+  }
+  return ctx;
+}
+
 class RsaKey final : public SignatureKey {
  public:
   RsaKey(Algorithm algorithm, PkeyPtr pkey, std::string n, std::string e)
@@ -301,7 +322,8 @@ class RsaKey final : public SignatureKey {
         n_(std::move(n)),
         e_(std::move(e)),
         size_(static_cast<std::size_t>(EVP_PKEY_get_size(pkey_.get()))),
-        bits_(EVP_PKEY_get_bits(pkey_.get())) {}
+        bits_(EVP_PKEY_get_bits(pkey_.get())),
+        verify_template_(rsaVerifyTemplate(pkey_.get(), algorithm_)) {}
 
   Algorithm algorithm() const override { return algorithm_; }
   bool canSign() const override { return false; }
@@ -309,26 +331,26 @@ class RsaKey final : public SignatureKey {
 
   bool sign(std::string_view, std::string&) const override { return false; }
 
+  // EVP_DigestVerifyInit per signature (what the raw OpenSSL check in bench/jwt does) looks the
+  // RSA signature implementation up by name, builds a context and sets it up: about 8% of an
+  // RS256 verify. The context prepared once is copied instead (a copy per call: contexts are
+  // not shareable between threads), and the signing input is hashed with SHA-256 one-shot.
   SignatureCheck verify(std::string_view data, std::string_view signature) const override {
     if (signature.size() != size_) {
       return SignatureCheck::kMalformed;
     }
-    ScopedMdCtx ctx;
-    EVP_PKEY_CTX* pctx = nullptr;
-    if (EVP_DigestVerifyInit(ctx.get(), &pctx, sha256Md(), nullptr, pkey_.get()) != 1) {
+    if (!verify_template_) {
       return SignatureCheck::kInvalid;
     }
-    if (algorithm_ == Algorithm::kPS256) {
-      // RFC 7518 §3.5: MGF1 with SHA-256 (OpenSSL's default: the message digest) and a salt as
-      // long as the hash. A signature made with any other salt length is rejected.
-      if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-          EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1) {
-        return SignatureCheck::kInvalid;
-      }
+    std::array<unsigned char, SHA256_DIGEST_LENGTH> digest;
+    SHA256(u8(data), data.size(), digest.data());
+    const PkeyCtxPtr ctx(EVP_PKEY_CTX_dup(verify_template_.get()));
+    const bool valid = ctx && EVP_PKEY_verify(ctx.get(), u8(signature), signature.size(),
+                                              digest.data(), digest.size()) == 1;
+    if (!valid) {
+      ERR_clear_error();  // failures leave entries that would confuse unrelated OpenSSL callers
     }
-    return EVP_DigestVerify(ctx.get(), u8(signature), signature.size(), u8(data), data.size()) == 1
-               ? SignatureCheck::kValid
-               : SignatureCheck::kInvalid;
+    return valid ? SignatureCheck::kValid : SignatureCheck::kInvalid;
   }
 
   KeyMaterial publicMaterial() const override {
@@ -346,6 +368,7 @@ class RsaKey final : public SignatureKey {
   std::string n_, e_;
   std::size_t size_;
   int bits_;
+  PkeyCtxPtr verify_template_;  // never used directly: only copied
 };
 
 class HmacKey final : public SignatureKey {

@@ -1,6 +1,15 @@
 #include "crypto/signature_key.h"
 
 #include <gtest/gtest.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <string>
+#include <vector>
 
 #include "crypto/base64url.h"
 #include "support/jwt_craft.h"
@@ -173,6 +182,123 @@ TEST(SignatureKey, RsaSizeLimitsAndPadding) {
   KeyMaterial even_e = test::publicMaterial(pkey.get(), Algorithm::kRS256);
   even_e.e = "\x01\x00\x00";
   EXPECT_FALSE(SignatureKey::fromMaterial(even_e));
+}
+
+// The check RsaKey made before it kept a prepared context (EVP_DigestVerifyInit per call with
+// SHA-256, and for PS256 PSS with a salt as long as the hash): the reference for the test below.
+bool referenceRsaVerify(EVP_PKEY* key, bool pss, std::string_view data, std::string_view sig) {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_PKEY_CTX* pctx = nullptr;
+  if (EVP_DigestVerifyInit(ctx.get(), &pctx, EVP_sha256(), nullptr, key) != 1) return false;
+  if (pss && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+              EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1)) {
+    return false;
+  }
+  const bool ok = EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.data()),
+                                   sig.size(), reinterpret_cast<const unsigned char*>(data.data()),
+                                   data.size()) == 1;
+  ERR_clear_error();
+  return ok;
+}
+
+// An RSA signature with any digest, padding, MGF1 digest and salt length.
+std::string rsaSign(EVP_PKEY* key, const EVP_MD* md, std::string_view data, bool pss,
+                    const EVP_MD* mgf1 = nullptr, int salt = RSA_PSS_SALTLEN_DIGEST) {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_PKEY_CTX* pctx = nullptr;
+  EXPECT_EQ(EVP_DigestSignInit(ctx.get(), &pctx, md, nullptr, key), 1);
+  if (pss) {
+    EXPECT_EQ(EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING), 1);
+    EXPECT_EQ(EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, salt), 1);
+    if (mgf1 != nullptr) {
+      EXPECT_EQ(EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, mgf1), 1);
+    }
+  }
+  std::size_t n = 0;
+  const auto* in = reinterpret_cast<const unsigned char*>(data.data());
+  EXPECT_EQ(EVP_DigestSign(ctx.get(), nullptr, &n, in, data.size()), 1);
+  std::string sig(n, '\0');
+  EXPECT_EQ(EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &n, in,
+                           data.size()),
+            1);
+  sig.resize(n);
+  return sig;
+}
+
+TEST(SignatureKey, RsaVerifyAgreesWithDigestVerifyInit) {
+  // RsaKey copies a context prepared once instead of EVP_DigestVerifyInit per call: the same
+  // verdict on valid signatures, other digests (SHA-1, SHA-384 DigestInfo), other paddings, PSS
+  // with other salt lengths or MGF1-SHA-1, altered messages and altered signature bytes.
+  for (const int bits : {2048, 3072}) {
+    auto pkey = test::generateRsa(bits);
+    auto rs = test::publicKey(pkey.get(), Algorithm::kRS256);
+    auto ps = test::publicKey(pkey.get(), Algorithm::kPS256);
+    std::vector<std::string> signatures;
+    const std::string data = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1In0";
+    for (const bool pss : {false, true}) {
+      for (const EVP_MD* md : {EVP_sha256(), EVP_sha1(), EVP_sha384()}) {
+        signatures.push_back(rsaSign(pkey.get(), md, data, pss));
+      }
+    }
+    for (const int salt : {0, 20, 32, 33, RSA_PSS_SALTLEN_MAX}) {
+      signatures.push_back(rsaSign(pkey.get(), EVP_sha256(), data, true, nullptr, salt));
+    }
+    signatures.push_back(rsaSign(pkey.get(), EVP_sha256(), data, true, EVP_sha1()));
+    signatures.push_back(rsaSign(pkey.get(), EVP_sha256(), data, true, EVP_sha384()));
+    const std::size_t count = signatures.size();
+    for (std::size_t i = 0; i < count; ++i) {
+      for (const std::size_t at : {std::size_t{0}, signatures[i].size() / 2,
+                                   signatures[i].size() - 1}) {
+        std::string altered = signatures[i];
+        altered[at] = static_cast<char>(altered[at] ^ 0x01);
+        signatures.push_back(altered);
+      }
+    }
+    int valid_rs = 0, valid_ps = 0;
+    for (const std::string& sig : signatures) {
+      for (const std::string& message : {data, data + "x", std::string()}) {
+        const bool rs_ok = rs->verify(message, sig) == SignatureCheck::kValid;
+        const bool ps_ok = ps->verify(message, sig) == SignatureCheck::kValid;
+        EXPECT_EQ(rs_ok, referenceRsaVerify(pkey.get(), false, message, sig));
+        EXPECT_EQ(ps_ok, referenceRsaVerify(pkey.get(), true, message, sig));
+        valid_rs += rs_ok;
+        valid_ps += ps_ok;
+      }
+    }
+    // PKCS#1 v1.5 SHA-256 for RS256; PSS SHA-256 with a 32-byte salt (made twice) for PS256.
+    EXPECT_EQ(valid_rs, 1);
+    EXPECT_EQ(valid_ps, 2);
+    EXPECT_EQ(ERR_peek_error(), 0UL);
+  }
+}
+
+TEST(SignatureKey, RsaVerifiesFromManyThreadsAtOnce) {
+  // Every thread copies the key's one prepared context.
+  auto pkey = test::generateRsa(2048);
+  for (const bool pss : {false, true}) {
+    auto key = test::publicKey(pkey.get(), pss ? Algorithm::kPS256 : Algorithm::kRS256);
+    std::vector<std::string> messages, signatures;
+    for (int i = 0; i < 8; ++i) {
+      messages.push_back("message-" + std::to_string(i));
+      signatures.push_back(rsaSign(pkey.get(), EVP_sha256(), messages.back(), pss));
+    }
+    std::atomic<int> wrong{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < 100; ++i) {
+          const std::size_t m = static_cast<std::size_t>(i + t) % messages.size();
+          const std::size_t other = (m + 1) % messages.size();
+          wrong += key->verify(messages[m], signatures[m]) != SignatureCheck::kValid;
+          wrong += key->verify(messages[m], signatures[other]) != SignatureCheck::kInvalid;
+        }
+      });
+    }
+    for (auto& thread : threads) {
+      thread.join();
+    }
+    EXPECT_EQ(wrong.load(), 0);
+  }
 }
 
 TEST(Algorithm, NamesAreExactAndCaseSensitive) {
