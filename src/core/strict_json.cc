@@ -1,7 +1,5 @@
 #include "core/strict_json.h"
 
-#include "core/detail/simple_json_reader.h"
-
 #include <algorithm>
 #include <array>
 #include <boost/json/basic_parser_impl.hpp>
@@ -12,6 +10,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "core/detail/simple_json_reader.h"
 
 namespace bulwark::core {
 namespace {

@@ -65,8 +65,7 @@ template <class Visitor>
 namespace detail {
 // The general parser alone (readStrictJsonObject() without its subset reader).
 [[nodiscard]] bool readStrictJsonObjectGeneral(std::string_view text, std::size_t max_depth,
-                                               StrictJsonVisitor& visitor,
-                                               bool* duplicate_member);
+                                               StrictJsonVisitor& visitor, bool* duplicate_member);
 }  // namespace detail
 
 }  // namespace bulwark::core

@@ -49,8 +49,7 @@ bool readDate(const JsonScalar& v, std::optional<core::SystemTime>& out) {
 // parts at depth 2 until the next name at depth 1.
 class ClaimsVisitor final : public core::StrictJsonVisitor {
  public:
-  ClaimsVisitor(Claims& claims, detail::ReadClaims& out,
-                std::span<const std::string> roles_claims)
+  ClaimsVisitor(Claims& claims, detail::ReadClaims& out, std::span<const std::string> roles_claims)
       : claims_(claims), out_(out), roles_claims_(roles_claims) {
     out_.roles.resize(roles_claims.size());
     out_.roles_ok.assign(roles_claims.size(), true);

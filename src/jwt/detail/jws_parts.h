@@ -38,9 +38,8 @@ struct JwsParts {
 
 // parseJws() (same rules, same order, same errors) into `out`, borrowing `scratch`.
 // Thread-safe.
-[[nodiscard]] VerifyResult<void> parseJwsParts(std::string_view token,
-                                               std::size_t max_token_bytes, JwsScratch& scratch,
-                                               JwsParts& out);
+[[nodiscard]] VerifyResult<void> parseJwsParts(std::string_view token, std::size_t max_token_bytes,
+                                               JwsScratch& scratch, JwsParts& out);
 
 // verifyJwsSignature() for JwsParts. Thread-safe.
 [[nodiscard]] VerifyResult<void> verifyJwsPartsSignature(crypto::Algorithm header_alg,

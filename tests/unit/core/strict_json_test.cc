@@ -254,8 +254,8 @@ TEST(StrictJsonReader, AgreesOnEveryByteInEveryPositionOfStringsAndNames) {
 
 TEST(StrictJsonReader, AgreesOnNamesSharingTheirFirstEightBytes) {
   for (const std::string name : {"", "a", "abcdefg", "abcdefgh", "abcdefghi", "abcdefghij"}) {
-    for (const std::string other :
-         {"", "a", "b", "abcdefg", "abcdefgh", "abcdefgi", "abcdefghi", "abcdefghj", "abcdefghij"}) {
+    for (const std::string other : {"", "a", "b", "abcdefg", "abcdefgh", "abcdefgi", "abcdefghi",
+                                    "abcdefghj", "abcdefghij"}) {
       expectSameAsValueParse("{\"" + name + "\":1,\"" + other + "\":2}", 20);
       expectSameAsValueParse("{\"" + name + "\":1,\"z\":0,\"" + other + "\":2}", 20);
       expectSameAsValueParse("{\"z\":0,\"" + name + "\":1,\"zz\":0,\"" + other + "\":2,\"y\":0}",
@@ -275,9 +275,8 @@ TEST(StrictJsonReader, DirectReaderResetsItsVisitorBeforeTheGeneralParser) {
   DirectRecorder escaped;
   EXPECT_TRUE(readStrictJsonObjectDirect(R"({"a":"b","c":1,"d":"\u0041"})", 20, escaped));
   EXPECT_EQ(escaped.resets, 1);
-  EXPECT_EQ(escaped.inner.events,
-            (std::vector<std::string>{"1 key a", "1 string b", "1 key c", "1 int64 1", "1 key d",
-                                      "1 string A"}));
+  EXPECT_EQ(escaped.inner.events, (std::vector<std::string>{"1 key a", "1 string b", "1 key c",
+                                                            "1 int64 1", "1 key d", "1 string A"}));
   // A repeated name: the subset reader gives up, the general parser refuses.
   DirectRecorder repeated;
   bool duplicate = false;

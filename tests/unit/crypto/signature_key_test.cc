@@ -7,8 +7,8 @@
 
 #include <atomic>
 #include <memory>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "crypto/base64url.h"
@@ -194,9 +194,9 @@ bool referenceRsaVerify(EVP_PKEY* key, bool pss, std::string_view data, std::str
               EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1)) {
     return false;
   }
-  const bool ok = EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.data()),
-                                   sig.size(), reinterpret_cast<const unsigned char*>(data.data()),
-                                   data.size()) == 1;
+  const bool ok =
+      EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
+                       reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1;
   ERR_clear_error();
   return ok;
 }
@@ -218,9 +218,9 @@ std::string rsaSign(EVP_PKEY* key, const EVP_MD* md, std::string_view data, bool
   const auto* in = reinterpret_cast<const unsigned char*>(data.data());
   EXPECT_EQ(EVP_DigestSign(ctx.get(), nullptr, &n, in, data.size()), 1);
   std::string sig(n, '\0');
-  EXPECT_EQ(EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &n, in,
-                           data.size()),
-            1);
+  EXPECT_EQ(
+      EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &n, in, data.size()),
+      1);
   sig.resize(n);
   return sig;
 }
@@ -247,8 +247,8 @@ TEST(SignatureKey, RsaVerifyAgreesWithDigestVerifyInit) {
     signatures.push_back(rsaSign(pkey.get(), EVP_sha256(), data, true, EVP_sha384()));
     const std::size_t count = signatures.size();
     for (std::size_t i = 0; i < count; ++i) {
-      for (const std::size_t at : {std::size_t{0}, signatures[i].size() / 2,
-                                   signatures[i].size() - 1}) {
+      for (const std::size_t at :
+           {std::size_t{0}, signatures[i].size() / 2, signatures[i].size() - 1}) {
         std::string altered = signatures[i];
         altered[at] = static_cast<char>(altered[at] ^ 0x01);
         signatures.push_back(altered);
