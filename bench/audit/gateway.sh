@@ -69,7 +69,7 @@ declare -A MODE_ARGS=(
   [async]="--audit-requests all --audit-durability async"
   [sync]="--audit-requests all --audit-durability sync"
 )
-declare -A PIDS PORTS RPS P99 CPU REQS RECORDS ERRORS
+declare -A PIDS PORTS RPS P99 CPU AUDIT_CPU REQS RECORDS ERRORS
 
 bulwark_unset_env
 for m in $MODES; do
@@ -90,16 +90,31 @@ for m in $MODES; do
   [[ $body == "hello from upstream" ]] || die "bulwark ($m) answered '$body', not the upstream's body"
 done
 
+# Nanoseconds on CPU of the audit writer's threads (named audit-writer and audit-syncer).
+audit_thread_ns() {
+  local t total=0 ns rest
+  for t in /proc/"$1"/task/*; do
+    [[ $(cat "$t/comm" 2>/dev/null) == audit-* ]] || continue
+    read -r ns rest <"$t/schedstat" 2>/dev/null || continue
+    total=$((total + ns))
+  done
+  echo "$total"
+}
+
 run_wrk() {
-  local m=$1 run=$2 out before after
+  local m=$1 run=$2 out before after audit_before audit_after
   out="$TMP/wrk-$m-r$run.txt"
   kill -0 "${PIDS[$m]}" 2>/dev/null || { tail -n 30 "$TMP/$m.log" >&2; die "bulwark ($m) is no longer running"; }
+  audit_before=$(audit_thread_ns "${PIDS[$m]}")
   before=$(cpu_ticks "${PIDS[$m]}")
   timeout $((DURATION + 30)) wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --timeout 2s \
     --latency "http://127.0.0.1:${PORTS[$m]}/" >"$out" 2>&1 \
     || { cat "$out" >&2; die "wrk failed against bulwark ($m)"; }
   after=$(cpu_ticks "${PIDS[$m]}")
+  audit_after=$(audit_thread_ns "${PIDS[$m]}")
   parse_wrk "$out"
+  AUDIT_CPU[$m]+="$(awk -v ns=$((audit_after - audit_before)) -v r="$WRK_REQS" \
+    'BEGIN { if (r == 0) print "NaN"; else printf "%.2f", ns / 1000 / r }') "
   RPS[$m]+="$WRK_RPS "
   P99[$m]+="$WRK_P99 "
   CPU[$m]+="$(cpu_us_per_op $((after - before)) "$WRK_REQS") "
@@ -145,19 +160,21 @@ echo "bench/audit/gateway: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs (load
      "$(cut -d' ' -f1-3 /proc/loadavg)), loopback; wrk -t$WRK_THREADS -c$CONNECTIONS -d${DURATION}s;" \
      "bulwark --workers $WORKERS; median of $RUNS interleaved runs; upstream: nginx, 2 workers"
 echo
-echo "| auditing     | req/s (median) | vs off | p99 ms | CPU µs/req (median) | vs off | REQUEST records / requests |"
-echo "|--------------|---------------:|-------:|-------:|--------------------:|-------:|---------------------------:|"
+echo "| auditing     | req/s (median) | vs off | p99 ms | CPU µs/req (median) | vs off | of which audit threads | REQUEST records / requests |"
+echo "|--------------|---------------:|-------:|-------:|--------------------:|-------:|-----------------------:|---------------------------:|"
 declare -A MED
 for m in $MODES; do
   # shellcheck disable=SC2086  # word splitting of the per-run lists is intended
   MED[rps:$m]=$(median ${RPS[$m]}) MED[p99:$m]=$(median ${P99[$m]}) MED[cpu:$m]=$(median ${CPU[$m]})
+  # shellcheck disable=SC2086
+  MED[audit:$m]=$(median ${AUDIT_CPU[$m]})
 done
 for m in $MODES; do
   base=off
   [[ $m == *-before ]] && base=off-before
-  printf '| %-12s | %14.0f | %5s× | %6.3f | %19.2f | %5s× | %26s |\n' "$m" "${MED[rps:$m]}" \
+  printf '| %-12s | %14.0f | %5s× | %6.3f | %19.2f | %5s× | %22.2f | %26s |\n' "$m" "${MED[rps:$m]}" \
     "$(ratio "${MED[rps:$m]}" "${MED[rps:$base]:-0}")" "${MED[p99:$m]}" "${MED[cpu:$m]}" \
-    "$(ratio "${MED[cpu:$m]}" "${MED[cpu:$base]:-0}")" "${RECORDS[$m]} / ${REQS[$m]}"
+    "$(ratio "${MED[cpu:$m]}" "${MED[cpu:$base]:-0}")" "${MED[audit:$m]}" "${RECORDS[$m]} / ${REQS[$m]}"
 done
 echo
 goal() {  # goal MODE MAX_COST_PERCENT

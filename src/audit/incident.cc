@@ -120,17 +120,18 @@ struct IncidentEngine::Impl {
   }
 
   void onRecord(const Event& event, std::uint64_t seq, Sink& trail) {
-    const MonotonicTime now = clock.monotonicTime();
+    // Read per rule, not per record: most records (one per request) match no rule.
+    const auto now = [this] { return clock.monotonicTime(); };
     switch (event.type) {
       case EventType::kLoginFailed: {
         const std::string account = !event.target.empty() ? event.target : event.actor;
-        if (const auto count = login_account.add(account, now, evicted)) {
+        if (const auto count = login_account.add(account, now(), evicted)) {
           responder->lockAccount(account, config.lock_duration, "brute_force_account");
           locks.fetch_add(1, std::memory_order_relaxed);
           raise(trail, event, seq, "brute_force_account", account, count, config.login_window,
                 "lock_account");
         }
-        if (const auto count = login_address.add(event.client_address, now, evicted)) {
+        if (const auto count = login_address.add(event.client_address, now(), evicted)) {
           responder->blockAddress(event.client_address, config.block_duration,
                                   "brute_force_address");
           blocks.fetch_add(1, std::memory_order_relaxed);
@@ -168,7 +169,7 @@ struct IncidentEngine::Impl {
         // Only denials the client earned count; a refusal for our own outage (outcome ERROR)
         // must not get every client blocked.
         if (event.outcome != Outcome::kDenied) break;
-        if (const auto count = denied_address.add(event.client_address, now, evicted)) {
+        if (const auto count = denied_address.add(event.client_address, now(), evicted)) {
           responder->blockAddress(event.client_address, config.block_duration,
                                   "access_denied_burst");
           blocks.fetch_add(1, std::memory_order_relaxed);
@@ -177,7 +178,7 @@ struct IncidentEngine::Impl {
         }
         break;
       case EventType::kAttackDetected:
-        if (const auto count = attack_address.add(event.client_address, now, evicted)) {
+        if (const auto count = attack_address.add(event.client_address, now(), evicted)) {
           responder->blockAddress(event.client_address, config.block_duration, "attack_source");
           blocks.fetch_add(1, std::memory_order_relaxed);
           raise(trail, event, seq, "attack_source", event.client_address, count,
