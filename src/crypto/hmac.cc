@@ -1,5 +1,5 @@
-// HmacSha256Key uses OpenSSL 3's deprecated low-level SHA256_* calls, as audit's RecordMacKey
-// does: EVP's per-MAC context copies (EVP_MAC_CTX_dup: some 17 allocations) are what a prepared
+// HmacSha256Key uses OpenSSL 3's deprecated low-level SHA256_* calls (audit's record MACs run on
+// it too): EVP's per-MAC context copies (EVP_MAC_CTX_dup: some 17 allocations) are what a prepared
 // key exists to avoid; the functions remain part of OpenSSL 3's API and run the same block code
 // as EVP (SHA-NI / AVX2).
 #define OPENSSL_SUPPRESS_DEPRECATED 1
@@ -118,10 +118,12 @@ HmacSha256Key::HmacSha256Key(std::span<const std::uint8_t> key)
 
 HmacSha256Key::~HmacSha256Key() { OPENSSL_cleanse(state_.get(), sizeof(State)); }
 
-Digest256 HmacSha256Key::mac(std::string_view data) const {
+Digest256 HmacSha256Key::mac(std::string_view data) const { return mac({data}); }
+
+Digest256 HmacSha256Key::mac(std::initializer_list<std::string_view> parts) const {
   // Copies of the states on this stack: concurrent calls only read the key's.
   SHA256_CTX ctx = state_->inner;
-  SHA256_Update(&ctx, data.data(), data.size());
+  for (const std::string_view part : parts) SHA256_Update(&ctx, part.data(), part.size());
   Digest256 inner;
   SHA256_Final(inner.data(), &ctx);
   ctx = state_->outer;

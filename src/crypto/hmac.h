@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <span>
 #include <string>
@@ -53,6 +54,8 @@ class HmacSha256Key {
 
   // Returns HMAC-SHA256(key, data).
   Digest256 mac(std::string_view data) const;
+  // Returns HMAC-SHA256(key, parts[0] ‖ parts[1] ‖ …), without joining them first.
+  Digest256 mac(std::initializer_list<std::string_view> parts) const;
 
  private:
   struct State;

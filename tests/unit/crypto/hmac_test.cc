@@ -73,6 +73,11 @@ TEST(HmacSha256Key, EqualsTheEvpMacForEveryKeyAndMessageSize) {
       data.assign(n, '\0');
       for (std::size_t i = 0; i < n; ++i) data[i] = static_cast<char>(i * 7 + n + k);
       ASSERT_EQ(prepared.mac(data), hmacSha256(bytes(key), data)) << "key " << k << " data " << n;
+      // In parts (the audit record MAC: prev ‖ seq, then the record), split anywhere.
+      const std::size_t cut = (n * 5 + k) % (n + 1);
+      const std::string_view view(data);
+      ASSERT_EQ(prepared.mac({view.substr(0, cut), view.substr(cut)}), prepared.mac(data))
+          << "key " << k << " data " << n << " cut " << cut;
     }
   }
 }
