@@ -53,6 +53,22 @@ std::vector<Record> records(const std::string& dir) {
 
 class WriterTest : public ::testing::Test {
  protected:
+  // A trail of two LOGIN records, closed; returns its segment's path (for tests that then
+  // damage it the way a crash would).
+  std::string writeTwoLoginsAndClose() {
+    auto writer = openWriter(dir_.path(), testConfig(), testing::key1(), clock_, random_);
+    writer->append(makeEvent(EventType::kLogin));
+    writer->append(makeEvent(EventType::kLogin));
+    writer->close();
+    return testing::segments(dir_.path())[0].path;
+  }
+  // Starts a writer on the trail (which repairs what it must), records SYSTEM_START, closes.
+  void restartRecordingStart() {
+    auto writer = openWriter(dir_.path(), testConfig(), testing::key1(), clock_, random_);
+    writer->append(makeEvent(EventType::kSystemStart));
+    writer->close();
+  }
+
   TempDir dir_;
   core::SimulatedClock clock_;
   CountingRandom random_;
@@ -436,11 +452,7 @@ TEST_F(WriterTest, CheckpointsByCountByTimeWhenIdleAndOnClose) {
 }
 
 TEST_F(WriterTest, RestartContinuesTheChain) {
-  {
-    auto writer = openWriter(dir_.path(), testConfig(), testing::key1(), clock_, random_);
-    writer->append(makeEvent(EventType::kSystemStart));
-    writer->close();
-  }
+  restartRecordingStart();
   {
     auto writer = openWriter(dir_.path(), testConfig(), testing::key1(), clock_, random_);
     EXPECT_EQ(writer->append(makeEvent(EventType::kSystemStart)), 2u);
@@ -471,21 +483,11 @@ TEST_F(WriterTest, OneWriterPerTrail) {
 }
 
 TEST_F(WriterTest, TornLastLineIsCutKeptAndReported) {
-  {
-    auto writer = openWriter(dir_.path(), testConfig(), testing::key1(), clock_, random_);
-    writer->append(makeEvent(EventType::kLogin));
-    writer->append(makeEvent(EventType::kLogin));
-    writer->close();
-  }
-  const std::string segment = testing::segments(dir_.path())[0].path;
+  const std::string segment = writeTwoLoginsAndClose();
   const std::string intact = testing::readFile(segment);
   const std::string fragment = "{\"seq\":3,\"node\":\"node-1\",\"kid\":\"k1\",\"ep";
   testing::writeFile(segment, intact + fragment);  // a crash in the middle of a write
-  {
-    auto writer = openWriter(dir_.path(), testConfig(), testing::key1(), clock_, random_);
-    writer->append(makeEvent(EventType::kSystemStart));
-    writer->close();
-  }
+  restartRecordingStart();
   const auto written = records(dir_.path());
   ASSERT_EQ(written.size(), 4u);
   EXPECT_EQ(written[2].type_name, "AUDIT_RECOVERY");
@@ -550,23 +552,13 @@ TEST_F(WriterTest, PreallocatedNulsAreNeverPartOfTheTrail) {
 }
 
 TEST_F(WriterTest, NulsACrashLeftAreCutWithoutLoss) {
-  {
-    auto writer = openWriter(dir_.path(), testConfig(), testing::key1(), clock_, random_);
-    writer->append(makeEvent(EventType::kLogin));
-    writer->append(makeEvent(EventType::kLogin));
-    writer->close();
-  }
-  const std::string segment = testing::segments(dir_.path())[0].path;
+  const std::string segment = writeTwoLoginsAndClose();
   const std::string intact = testing::readFile(segment);
   testing::writeFile(segment, intact + std::string(8192, '\0'));  // killed while preallocated
   const auto before = verify(dir_.path(), testing::key1());
   EXPECT_TRUE(before.intact());
   EXPECT_TRUE(before.notes.empty());
-  {
-    auto writer = openWriter(dir_.path(), testConfig(), testing::key1(), clock_, random_);
-    writer->append(makeEvent(EventType::kSystemStart));
-    writer->close();
-  }
+  restartRecordingStart();
   const auto written = records(dir_.path());
   ASSERT_EQ(written.size(), 3u);  // no AUDIT_RECOVERY: NULs are not data, nothing was lost
   EXPECT_EQ(written[2].type_name, "SYSTEM_START");
@@ -578,13 +570,7 @@ TEST_F(WriterTest, NulsACrashLeftAreCutWithoutLoss) {
 // line, NULs, then bytes of a later write. They are reported by verify, and kept aside (not
 // written over, not silently dropped) when the writer starts.
 TEST_F(WriterTest, BytesBeyondTheNulsAreReportedAndKeptAside) {
-  {
-    auto writer = openWriter(dir_.path(), testConfig(), testing::key1(), clock_, random_);
-    writer->append(makeEvent(EventType::kLogin));
-    writer->append(makeEvent(EventType::kLogin));
-    writer->close();
-  }
-  const std::string segment = testing::segments(dir_.path())[0].path;
+  const std::string segment = writeTwoLoginsAndClose();
   const std::string intact = testing::readFile(segment);
   const std::string debris = std::string("{\"seq\":3,\"node\"") + std::string(1000, '\0') +
                              "{\"seq\":5,\"node\":\"node-1\"}\n";
@@ -597,11 +583,7 @@ TEST_F(WriterTest, BytesBeyondTheNulsAreReportedAndKeptAside) {
     reported = reported || note.find("bytes after the end of the records") != std::string::npos;
   }
   EXPECT_TRUE(reported) << "bytes beyond the NULs went unreported";
-  {
-    auto writer = openWriter(dir_.path(), testConfig(), testing::key1(), clock_, random_);
-    writer->append(makeEvent(EventType::kSystemStart));
-    writer->close();
-  }
+  restartRecordingStart();
   const auto written = records(dir_.path());
   ASSERT_EQ(written.size(), 4u);
   EXPECT_EQ(written[2].type_name, "AUDIT_RECOVERY");
