@@ -61,7 +61,9 @@ struct RecordHeader {
 // only the MAC vouches for; parseRecord checks all of it.
 [[nodiscard]] bool parseRecordHeader(std::string_view line, RecordHeader& out);
 
-// Returns HMAC(key, prev ‖ be64(seq) ‖ bytes) with `mac` holding the record's key.
+// Returns HMAC(key, prev ‖ be64(seq) ‖ bytes) with `mac` holding the record's key, through
+// OpenSSL's EVP HMAC: the reference the tests and bench/audit's anchor use. The writer and the
+// verifier compute the same value with detail::RecordMacKey (a key prepared once).
 crypto::Digest256 recordMac(crypto::HmacSha256& mac, const crypto::Digest256& prev,
                             std::uint64_t seq, std::string_view bytes);
 

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "audit/detail/line_reader.h"
+#include "audit/detail/record_mac.h"
 #include "audit/record.h"
 #include "audit/store.h"
 
@@ -185,7 +186,7 @@ class KeyCache {
   explicit KeyCache(const KeyRing& ring) : ring_(ring) {}
 
   // Returns the MAC object for (kid, epoch), or nullptr with `why` set.
-  crypto::HmacSha256* get(std::string_view kid, std::uint64_t epoch, std::string& why) {
+  const detail::RecordMacKey* get(std::string_view kid, std::uint64_t epoch, std::string& why) {
     if (last_ != nullptr && last_->kid == kid && last_->epoch == epoch) return last_->mac.get();
     Entry* entry = nullptr;
     for (auto& candidate : entries_) {
@@ -214,7 +215,7 @@ class KeyCache {
         entry->key = std::move(*derived);
       }
       entry->epoch = epoch;
-      entry->mac = std::make_unique<crypto::HmacSha256>(entry->key.bytes());
+      entry->mac = std::make_unique<detail::RecordMacKey>(entry->key.bytes());
     }
     last_ = entry;
     return entry->mac.get();
@@ -227,7 +228,7 @@ class KeyCache {
     const AuditKey* base;
     std::uint64_t epoch;
     SecretBytes key;
-    std::unique_ptr<crypto::HmacSha256> mac;
+    std::unique_ptr<detail::RecordMacKey> mac;
   };
   const KeyRing& ring_;
   std::vector<Entry> entries_;
@@ -235,10 +236,10 @@ class KeyCache {
 };
 
 // True when `header`'s MAC verifies with `prev` as the previous MAC.
-bool macMatches(crypto::HmacSha256& mac, const crypto::Digest256& prev, const RecordHeader& header,
-                crypto::Digest256& stored) {
+bool macMatches(const detail::RecordMacKey& mac, const crypto::Digest256& prev,
+                const RecordHeader& header, crypto::Digest256& stored) {
   if (!parseDigestHex(header.mac_hex, stored)) return false;
-  const auto actual = recordMac(mac, prev, header.seq, header.signed_bytes);
+  const auto actual = mac.mac(prev, header.seq, header.signed_bytes);
   return crypto::constantTimeEqual(actual, stored);
 }
 
@@ -330,14 +331,14 @@ class Verifier {
     if (header.seq != expected_) return false;
     if (!report_.node.empty() && header.node != report_.node) return false;
     std::string why;
-    crypto::HmacSha256* mac = keys_.get(header.kid, header.epoch, why);
+    const detail::RecordMacKey* mac = keys_.get(header.kid, header.epoch, why);
     return mac != nullptr && macMatches(*mac, chain_, header, extended_mac_);
   }
 
   // True when `header` verifies with its own prev field (a record someone holding the key made).
   bool genuine(const RecordHeader& header) {
     std::string why;
-    crypto::HmacSha256* mac = keys_.get(header.kid, header.epoch, why);
+    const detail::RecordMacKey* mac = keys_.get(header.kid, header.epoch, why);
     crypto::Digest256 prev{};
     crypto::Digest256 stored{};
     return mac != nullptr && parseDigestHex(header.prev_hex, prev) &&
@@ -595,7 +596,7 @@ Result<ExternalCheckpoint> parseExternalCheckpoint(std::string_view text, const 
     if (keys != nullptr) {
       KeyCache cache(*keys);
       std::string why;
-      crypto::HmacSha256* mac = cache.get(header.kid, header.epoch, why);
+      const detail::RecordMacKey* mac = cache.get(header.kid, header.epoch, why);
       crypto::Digest256 prev{};
       crypto::Digest256 stored{};
       if (mac == nullptr) {

@@ -668,7 +668,7 @@ struct Writer::State {
     std::string previous_mac;
     std::string cached_kid;
     std::uint64_t cached_epoch = 0;
-    std::unique_ptr<crypto::HmacSha256> cached_mac;
+    std::unique_ptr<detail::RecordMacKey> cached_mac;
     for (;;) {
       auto next = (*cursor)->next();
       if (!next) {
@@ -707,7 +707,7 @@ struct Writer::State {
         cached_epoch = header.epoch;
         if (const AuditKey* base = keys.find(header.kid)) {
           if (auto derived = deriveEpochKey(*base, header.epoch, 1'000'000)) {
-            cached_mac = std::make_unique<crypto::HmacSha256>(derived->bytes());
+            cached_mac = std::make_unique<detail::RecordMacKey>(derived->bytes());
           }
         }
       }
@@ -721,7 +721,7 @@ struct Writer::State {
         report("bad hex", header.seq);
         continue;
       }
-      const auto actual = recordMac(*cached_mac, prev, header.seq, header.signed_bytes);
+      const auto actual = cached_mac->mac(prev, header.seq, header.signed_bytes);
       if (!crypto::constantTimeEqual(actual, expected_mac)) {
         report("MAC mismatch (modified, or signed with another key)", header.seq);
       }
