@@ -207,6 +207,7 @@ class FileStore final : public Store {
         auto torn =
             cutFragment(last.path, tail->complete_bytes, tail->debris_end - tail->complete_bytes);
         if (!torn) return torn.error();
+        torn->beyond_nul = tail->debris_end > tail->complete_bytes + tail->fragment_bytes;
         // One torn fragment per open: the report names the latest.
         info.torn = std::move(*torn);
       } else if (tail->file_size > tail->complete_bytes) {

@@ -35,6 +35,9 @@ struct TornTail {
   std::uint64_t offset = 0;  // where the fragment started
   std::uint64_t length = 0;  // bytes cut
   std::string quarantine;    // file that now holds them
+  // Bytes were found beyond NUL bytes (file_store.cc's preallocated space): writes a power loss
+  // left out of order, or records hidden behind NULs — the writer reports an incident.
+  bool beyond_nul = false;
 };
 
 // What a store found when opened for writing.

@@ -270,12 +270,13 @@ class Verifier {
                                 "NUL bytes in a closed segment: its records end early"});
         }
         if (line.bytes_after_data > 0) {
-          report_.notes.push_back(
-              "ignored " + std::to_string(line.bytes_after_data) +
-              " bytes after the end of the records (past NUL bytes) at " + path(line) + ":" +
-              std::to_string(line.line_number) +
-              ": writes a crash left unfinished, or tampering (the writer keeps them aside at "
-              "its next start)");
+          // A NUL written over a byte would otherwise hide every record after it.
+          return finish(Finding{
+              Damage::kBadFormat, path(line), line.line_number, 0,
+              std::to_string(line.bytes_after_data) +
+                  " bytes after NUL bytes: records hidden behind NULs, or writes a power loss "
+                  "left out of order (the writer keeps them aside and reports an incident at its "
+                  "next start)"});
         }
         break;
       }

@@ -781,6 +781,19 @@ Result<std::shared_ptr<Writer>> Writer::open(WriterConfig config, WriterDeps dep
               {{"file", tail->torn->file},
                {"bytes", std::to_string(tail->torn->length)},
                {"kept_in", tail->torn->quarantine}});
+    if (tail->torn->beyond_nul) {
+      // Out-of-order writes after a power loss look like this, and so do records an attacker
+      // hid behind NUL bytes: kept aside either way, and reported as damage, not as a crash.
+      startup_events.push_back(internalEvent(
+          EventType::kSecurityIncident, Severity::kCritical, Outcome::kFailure, config.node,
+          {{"rule", "audit_trail_damaged"},
+           {"problem", "bytes after NUL bytes at the end of the trail (cut off and kept)"},
+           {"at", tail->torn->file + "@" + std::to_string(tail->torn->offset)},
+           {"kept_in", tail->torn->quarantine},
+           {"hint", "compare the kept bytes with the SIEM's copy of the trail"}}));
+      core::log(core::LogLevel::kError, "audit: bytes after NUL bytes at the end of the trail",
+                {{"file", tail->torn->file}, {"kept_in", tail->torn->quarantine}});
+    }
   }
   if (tail->last_seq != 0) {
     const TailCheck check = s.checkTail(tail->check_from, deps.keys);

@@ -566,33 +566,56 @@ TEST_F(WriterTest, NulsACrashLeftAreCutWithoutLoss) {
   EXPECT_TRUE(verify(dir_.path(), testing::key1()).intact());
 }
 
-// After a crash, writes that never became durable may have reached the disk out of order: a torn
-// line, NULs, then bytes of a later write. They are reported by verify, and kept aside (not
-// written over, not silently dropped) when the writer starts.
-TEST_F(WriterTest, BytesBeyondTheNulsAreReportedAndKeptAside) {
+// After a power loss, writes that never became durable may have reached the disk out of order:
+// a torn line, NULs, then bytes of a later write. Tampering looks the same (a NUL written over
+// one byte hides every record after it), so verify names it as damage, and the writer keeps
+// the bytes aside and reports an incident, not just a recovery.
+TEST_F(WriterTest, BytesBeyondTheNulsAreDamageKeptAsideAndReported) {
   const std::string segment = writeTwoLoginsAndClose();
   const std::string intact = testing::readFile(segment);
   const std::string debris = std::string("{\"seq\":3,\"node\"") + std::string(1000, '\0') +
                              "{\"seq\":5,\"node\":\"node-1\"}\n";
   testing::writeFile(segment, intact + debris + std::string(3000, '\0'));
   const auto before = verify(dir_.path(), testing::key1());
-  EXPECT_TRUE(before.intact());
-  EXPECT_EQ(before.records, 2u);
-  bool reported = false;
-  for (const auto& note : before.notes) {
-    reported = reported || note.find("bytes after the end of the records") != std::string::npos;
-  }
-  EXPECT_TRUE(reported) << "bytes beyond the NULs went unreported";
+  ASSERT_FALSE(before.intact()) << "bytes beyond the NULs went unreported";
+  EXPECT_EQ(before.finding->kind, Damage::kBadFormat);
+  EXPECT_NE(before.finding->detail.find("bytes after NUL bytes"), std::string::npos)
+      << before.finding->detail;
   restartRecordingStart();
   const auto written = records(dir_.path());
-  ASSERT_EQ(written.size(), 4u);
+  ASSERT_EQ(written.size(), 5u);
   EXPECT_EQ(written[2].type_name, "AUDIT_RECOVERY");
   std::map<std::string, std::string> details(written[2].event.details.begin(),
                                              written[2].event.details.end());
   EXPECT_EQ(details["bytes"], std::to_string(debris.size()));
   EXPECT_EQ(details["offset"], std::to_string(intact.size()));
   EXPECT_EQ(testing::readFile(details["kept_in"]), debris);
+  EXPECT_EQ(written[3].type_name, "SECURITY_INCIDENT");
+  std::map<std::string, std::string> incident(written[3].event.details.begin(),
+                                              written[3].event.details.end());
+  EXPECT_EQ(incident["rule"], "audit_trail_damaged");
+  EXPECT_EQ(incident["kept_in"], details["kept_in"]);
+  EXPECT_EQ(written[4].type_name, "SYSTEM_START");
   EXPECT_TRUE(verify(dir_.path(), testing::key1()).intact());
+}
+
+// The attack itself: one byte of the live segment's last-but-one record overwritten with NUL.
+TEST_F(WriterTest, ANulWrittenOverARecordDoesNotHideTheRecordsAfterIt) {
+  auto writer = openWriter(dir_.path(), testConfig(), testing::key1(), clock_, random_, 64ull << 20,
+                           {}, /*preallocate=*/true);
+  std::uint64_t last = 0;
+  for (int i = 0; i < 4; ++i) last = writer->append(makeEvent(EventType::kLogin));
+  ASSERT_TRUE(writer->waitDurable(last, 10s));
+  const std::string segment = testing::segments(dir_.path())[0].path;
+  std::string bytes = testing::readFile(segment);
+  const auto third = bytes.find("{\"seq\":3,");
+  ASSERT_NE(third, std::string::npos);
+  bytes[third + 20] = '\0';
+  testing::writeFile(segment, bytes);
+  const auto report = verify(dir_.path(), testing::key1());
+  ASSERT_FALSE(report.intact()) << "records 3 and 4 hidden behind a NUL passed as intact";
+  EXPECT_EQ(report.finding->kind, Damage::kBadFormat);
+  writer->close();
 }
 
 TEST_F(WriterTest, NulsInAClosedSegmentAreDamage) {
