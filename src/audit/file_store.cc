@@ -349,12 +349,13 @@ class FileStore final : public Store {
     return {};
   }
 
-  // Writes NULs ahead of the data so that `needed` bytes and up to kPreallocate more fit
-  // without changing the file's size. Best effort: if it fails (a full disk), the data is
-  // written past the end as a plain append would be.
+  // Writes NULs ahead of the data so that `needed` bytes and up to kPreallocate more (no more
+  // than a segment's size: small segments rotate before they would use it) fit without changing
+  // the file's size. Best effort: if it fails (a full disk), the data is written past the end as
+  // a plain append would be.
   void preallocate(int fd, const std::string& path, std::uint64_t needed) {
     if (needed <= allocated_) return;
-    const std::uint64_t target = needed + kPreallocate;
+    const std::uint64_t target = needed + std::min(kPreallocate, config_.segment_size);
     if (nuls_.size() < kPreallocate) nuls_.assign(kPreallocate, '\0');
     for (std::uint64_t at = allocated_; at < target;) {
       const std::uint64_t n = std::min<std::uint64_t>(target - at, nuls_.size());
