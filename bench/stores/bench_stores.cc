@@ -50,31 +50,41 @@ Fixture& fixture() {
   return f;
 }
 
-// The raw connection gets the session the pool's connections have (search_path and the same
-// statement_timeout, which costs the server a timer per statement), so only the pool differs.
-void prepareRaw(PGconn* connection) {
+// A raw libpq connection with the session the pool's connections have (search_path and the same
+// statement_timeout, which costs the server a timer per statement) and kFindUser prepared as
+// "find", so only the pool differs; nullptr when it cannot connect.
+PGconn* connectRaw() {
   auto& f = fixture();
+  PGconn* connection = PQconnectdb(f.url.c_str());
+  if (PQstatus(connection) != CONNECTION_OK) {
+    PQfinish(connection);
+    return nullptr;
+  }
   const std::string timeout =
       std::to_string(f.pool->impl().pool->config().statement_timeout.count());
   PQclear(PQexec(connection, ("SET search_path = " + f.schema).c_str()));
   PQclear(PQexec(connection, ("SET statement_timeout = " + timeout).c_str()));
-}
-
-void rawFindUser(benchmark::State& state) {
-  auto& f = fixture();
-  PGconn* connection = PQconnectdb(f.url.c_str());
-  if (PQstatus(connection) != CONNECTION_OK) {
-    state.SkipWithError("cannot connect");
-    return;
-  }
-  prepareRaw(connection);
   const Oid text_oid = 25;
   PQclear(PQprepare(connection, "find", kFindUser, 1, &text_oid));
+  return connection;
+}
+
+// kFindUser for "u1" on a connectRaw() connection, binary parameters and results.
+PGresult* rawFind(PGconn* connection) {
   const char* id = "u1";
   const int length = 2;
   const int format = 1;
+  return PQexecPrepared(connection, "find", 1, &id, &length, &format, 1);
+}
+
+void rawFindUser(benchmark::State& state) {
+  PGconn* connection = connectRaw();
+  if (connection == nullptr) {
+    state.SkipWithError("cannot connect");
+    return;
+  }
   for (auto _ : state) {
-    PGresult* result = PQexecPrepared(connection, "find", 1, &id, &length, &format, 1);
+    PGresult* result = rawFind(connection);
     if (PQresultStatus(result) != PGRES_TUPLES_OK || PQntuples(result) != 1) {
       state.SkipWithError("query failed");
     }
@@ -144,23 +154,16 @@ void poolRotate(benchmark::State& state) {
 // comes and goes skews their ratio. This runs both in alternating rounds of `per_round` queries
 // and returns the median of the per-round ratios pool/raw (wall time).
 double interleavedRatio(int rounds, int per_round) {
-  auto& f = fixture();
-  PGconn* connection = PQconnectdb(f.url.c_str());
-  if (PQstatus(connection) != CONNECTION_OK) {
+  PGconn* connection = connectRaw();
+  if (connection == nullptr) {
     return 0;
   }
-  prepareRaw(connection);
-  const Oid text_oid = 25;
-  PQclear(PQprepare(connection, "find", kFindUser, 1, &text_oid));
-  const char* id = "u1";
-  const int length = 2;
-  const int format = 1;
-  auto& pool = *f.pool->impl().pool;
+  auto& pool = *fixture().pool->impl().pool;
   std::vector<double> ratios;
   for (int round = 0; round < rounds; ++round) {
     const auto raw_start = std::chrono::steady_clock::now();
     for (int i = 0; i < per_round; ++i) {
-      PQclear(PQexecPrepared(connection, "find", 1, &id, &length, &format, 1));
+      PQclear(rawFind(connection));
     }
     const auto pool_start = std::chrono::steady_clock::now();
     for (int i = 0; i < per_round; ++i) {

@@ -10,7 +10,6 @@
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <thread>
 
 #include "support/process.h"
@@ -26,12 +25,6 @@ using namespace std::chrono_literals;
 
 const std::string kBinary = BULWARK_BINARY;
 const std::string kCredentials = R"({"username":"alice","password":"correct horse battery"})";
-
-std::uint16_t listeningPort(const std::string& log) {
-  std::smatch match;
-  if (!std::regex_search(log, match, std::regex("\"port\":\"([0-9]+)\""))) return 0;
-  return static_cast<std::uint16_t>(std::stoi(match[1]));
-}
 
 json::object parseObject(const RawResponse& response) {
   boost::system::error_code ec;

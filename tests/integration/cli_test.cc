@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <regex>
 
 #include "support/process.h"
 #include "support/raw_client.h"
@@ -67,13 +66,6 @@ TEST(Cli, TemplateMatchesTheCommittedFile) {
   std::ifstream committed(std::string(BULWARK_SOURCE_DIR) + "/.env.security.template");
   std::string text((std::istreambuf_iterator<char>(committed)), std::istreambuf_iterator<char>());
   EXPECT_EQ(result.out, text);
-}
-
-std::uint16_t listeningPort(const std::string& log) {
-  std::smatch match;
-  std::regex pattern("\"port\":\"([0-9]+)\"");
-  if (!std::regex_search(log, match, pattern)) return 0;
-  return static_cast<std::uint16_t>(std::stoi(match[1]));
 }
 
 TEST(Cli, ServesAndShutsDownCleanlyOnSigterm) {

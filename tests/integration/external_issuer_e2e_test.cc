@@ -10,7 +10,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <regex>
 
 #include "jwt/claims.h"
 #include "jwt/key_set.h"
@@ -30,12 +29,6 @@ using namespace std::chrono_literals;
 
 const std::string kBinary = BULWARK_BINARY;
 constexpr std::string_view kIdp = "https://idp.test/realms/main";
-
-std::uint16_t listeningPort(const std::string& log) {
-  std::smatch match;
-  if (!std::regex_search(log, match, std::regex("\"port\":\"([0-9]+)\""))) return 0;
-  return static_cast<std::uint16_t>(std::stoi(match[1]));
-}
 
 struct Claims {
   std::string iss = std::string(kIdp);

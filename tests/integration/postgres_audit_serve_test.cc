@@ -13,7 +13,6 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
-#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,12 +29,6 @@ using namespace std::chrono_literals;
 
 const std::string kBinary = BULWARK_BINARY;
 constexpr const char* kNode = "pg-audit-node";
-
-std::uint16_t listeningPort(const std::string& log) {
-  std::smatch match;
-  if (!std::regex_search(log, match, std::regex("\"port\":\"([0-9]+)\""))) return 0;
-  return static_cast<std::uint16_t>(std::stoi(match[1]));
-}
 
 class PostgresAuditServeTest : public ::testing::Test {
  protected:

@@ -10,14 +10,11 @@ using std::chrono::milliseconds;
 using std::chrono::minutes;
 using std::chrono::seconds;
 
-class RedisLockoutTest : public ::testing::Test {
+class RedisLockoutTest : public TwoRedisNodesTest {
  protected:
   void SetUp() override {
-    BULWARK_REQUIRE_SERVICES();
-    config_ = redisTestConfig(*bulwark::testing::testServices(), prefix_);
-    node_a_ = connectOrFail(config_);
-    node_b_ = connectOrFail(config_);
-    ASSERT_TRUE(node_a_ && node_b_);
+    TwoRedisNodesTest::SetUp();
+    if (HasFatalFailure() || IsSkipped()) return;
     on_a_ = makeRedisLockoutStore(node_a_);
     on_b_ = makeRedisLockoutStore(node_b_);
     rule_.threshold = 3;
@@ -25,18 +22,12 @@ class RedisLockoutTest : public ::testing::Test {
     rule_.max_delay = seconds(200);
     rule_.forget_after = minutes(10);
   }
-  void TearDown() override {
-    if (node_a_) deleteKeysUnder(*node_a_, prefix_);
-  }
 
   long long pttl(const std::string& key) {
     auto reply = node_a_->commandSync({"PTTL", prefix_ + key});
     return reply ? reply->integer : -3;
   }
 
-  std::string prefix_ = uniqueRedisPrefix();
-  RedisConfig config_;
-  RedisClientPtr node_a_, node_b_;
   LockoutStorePtr on_a_, on_b_;
   LockoutRule rule_;
 };

@@ -10,24 +10,7 @@ namespace {
 
 using std::chrono::milliseconds;
 
-class RedisRateLimitTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    BULWARK_REQUIRE_SERVICES();
-    config_ = redisTestConfig(*bulwark::testing::testServices(), prefix_);
-    node_a_ = connectOrFail(config_);
-    node_b_ = connectOrFail(config_);
-    ASSERT_TRUE(node_a_ && node_b_);
-  }
-  void TearDown() override {
-    if (node_a_) deleteKeysUnder(*node_a_, prefix_);
-  }
-
-  std::string prefix_ = uniqueRedisPrefix();
-  RedisConfig config_;
-  RedisClientPtr node_a_;
-  RedisClientPtr node_b_;
-};
+using RedisRateLimitTest = TwoRedisNodesTest;
 
 TEST_F(RedisRateLimitTest, RefusesTheRequestAfterTheBurstWithARetryAfter) {
   auto limiter = makeRedisRateLimitStore(node_a_);

@@ -11,29 +11,14 @@ using std::chrono::milliseconds;
 using std::chrono::minutes;
 using std::chrono::seconds;
 
-class RedisRevocationTest : public ::testing::Test {
+class RedisRevocationTest : public TwoRedisNodesTest {
  protected:
-  void SetUp() override {
-    BULWARK_REQUIRE_SERVICES();
-    config_ = redisTestConfig(*bulwark::testing::testServices(), prefix_);
-    node_a_ = connectOrFail(config_);
-    node_b_ = connectOrFail(config_);
-    ASSERT_TRUE(node_a_ && node_b_);
-  }
-  void TearDown() override {
-    if (node_a_) deleteKeysUnder(*node_a_, prefix_);
-  }
-
   RevocationStorePtr open(const RedisClientPtr& client, milliseconds resync = seconds(30)) {
     auto store = openRedisRevocationStore(client, now_, resync);
     EXPECT_TRUE(store.has_value()) << client->lastError();
     return store.has_value() ? *store : nullptr;
   }
 
-  std::string prefix_ = uniqueRedisPrefix();
-  RedisConfig config_;
-  RedisClientPtr node_a_;
-  RedisClientPtr node_b_;
   const core::SystemTime now_ = std::chrono::system_clock::now();
 };
 

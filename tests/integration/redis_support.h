@@ -62,6 +62,27 @@ inline void deleteKeysUnder(RedisClient& client, const std::string& prefix) {
   }
 }
 
+// Two clients of the test Redis under one fresh key prefix, as two `bulwark serve` nodes would
+// have; the prefix's keys are deleted afterwards. Skips (or, in CI, fails) without services.
+class TwoRedisNodesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    BULWARK_REQUIRE_SERVICES();
+    config_ = redisTestConfig(*bulwark::testing::testServices(), prefix_);
+    node_a_ = connectOrFail(config_);
+    node_b_ = connectOrFail(config_);
+    ASSERT_TRUE(node_a_ && node_b_);
+  }
+  void TearDown() override {
+    if (node_a_) deleteKeysUnder(*node_a_, prefix_);
+  }
+
+  std::string prefix_ = uniqueRedisPrefix();
+  RedisConfig config_;
+  RedisClientPtr node_a_;
+  RedisClientPtr node_b_;
+};
+
 // Polls `condition` every few milliseconds until it holds or `limit` passes.
 template <class Condition>
 bool eventually(Condition condition, std::chrono::milliseconds limit) {

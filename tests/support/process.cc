@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <regex>
 #include <stdexcept>
 #include <thread>
 
@@ -146,6 +147,12 @@ int ChildProcess::wait(std::chrono::milliseconds timeout) {
 std::string ChildProcess::stderrText() {
   drain(0);
   return err_;
+}
+
+std::uint16_t listeningPort(const std::string& log) {
+  std::smatch match;
+  if (!std::regex_search(log, match, std::regex("\"port\":\"([0-9]+)\""))) return 0;
+  return static_cast<std::uint16_t>(std::stoi(match[1]));
 }
 
 }  // namespace bulwark::testing

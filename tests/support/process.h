@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -43,5 +44,9 @@ class ChildProcess {
   bool exited_ = false;
   int status_ = 0;
 };
+
+// The port a `bulwark serve` logged it listens on (its start-up log line's "port" field), from
+// the stderr collected so far; 0 when there is none yet.
+std::uint16_t listeningPort(const std::string& log);
 
 }  // namespace bulwark::testing
