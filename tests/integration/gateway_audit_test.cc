@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <mutex>
+#include <string>
+#include <vector>
 
 #include "support/gateway_harness.h"
 #include "support/raw_client.h"
@@ -92,6 +95,55 @@ TEST(GatewayAudit, SyncModeAnswersOnlyOnceTheEventIsDurable) {
   EXPECT_EQ(client.read(300ms).status, 0) << "answered before the event was durable";
   EXPECT_EQ(sink->release(), 1u);
   EXPECT_EQ(client.read(5s).status, 200);
+}
+
+// Held through the wait for the fsync, an upstream connection per request in flight would be
+// needed; a response already whole in the buffer gives its connection back first.
+TEST(GatewayAudit, SyncModeFreesTheUpstreamConnectionBeforeTheWait) {
+  TestUpstream upstream;
+  auto settings = testSettings();
+  settings.routes.push_back(testRoute("/", upstream.port()));
+  auto sink = std::make_shared<HeldDurabilitySink>();
+  GatewayHarness gateway(settings, [&](gateway::ServerDeps& deps) { deps.audit = sink; });
+  std::vector<std::unique_ptr<RawClient>> clients;
+  for (std::size_t i = 1; i <= 3; ++i) {
+    clients.push_back(std::make_unique<RawClient>(gateway.port()));
+    clients.back()->send("GET /r" + std::to_string(i) + " HTTP/1.1\r\nHost: a\r\n\r\n");
+    for (int t = 0; t < 500 && sink->held() < i; ++t) std::this_thread::sleep_for(2ms);
+    ASSERT_EQ(sink->held(), i);
+  }
+  EXPECT_EQ(upstream.requests(), 3);
+  EXPECT_EQ(upstream.connections(), 1) << "each waiting request held its own upstream connection";
+  EXPECT_EQ(sink->release(), 3u);
+  for (auto& client : clients) {
+    const auto response = client->read(5s);
+    EXPECT_EQ(response.status, 200);
+    EXPECT_EQ(response.body, "ok");
+  }
+}
+
+// A body still arriving from the upstream keeps its connection through the wait, and reaches the
+// client whole once the event is durable.
+TEST(GatewayAudit, SyncModeStreamsALargeBodyAfterTheWait) {
+  TestUpstream upstream;
+  auto settings = testSettings();
+  settings.routes.push_back(testRoute("/", upstream.port()));
+  auto sink = std::make_shared<HeldDurabilitySink>();
+  GatewayHarness gateway(settings, [&](gateway::ServerDeps& deps) { deps.audit = sink; });
+  RawClient big(gateway.port());
+  big.send("GET /big?n=1000000 HTTP/1.1\r\nHost: a\r\n\r\n");
+  for (int t = 0; t < 500 && sink->held() < 1; ++t) std::this_thread::sleep_for(2ms);
+  RawClient small(gateway.port());
+  small.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+  for (int t = 0; t < 500 && sink->held() < 2; ++t) std::this_thread::sleep_for(2ms);
+  ASSERT_EQ(sink->held(), 2u);
+  EXPECT_EQ(upstream.connections(), 2) << "the large body's connection was given away mid-body";
+  EXPECT_EQ(big.read(300ms).status, 0) << "answered before the event was durable";
+  EXPECT_EQ(sink->release(), 2u);
+  const auto response = big.read(10s);
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body, std::string(1000000, 'x'));
+  EXPECT_EQ(small.read(5s).body, "ok");
 }
 
 TEST(GatewayAudit, SyncModeFailsClosedWhenTheTrailCannotTakeTheEvent) {

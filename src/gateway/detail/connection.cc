@@ -856,8 +856,7 @@ class ClientSession {
             502, got == ReadResult::kMalformed ? "upstream sent an invalid response"
                                                : "upstream closed the connection");
       }
-      const bool upstream_reusable = co_await forwardResponse(upstream);
-      if (upstream_reusable) worker_.returnPooled(upstream_index, std::move(upstream));
+      co_await forwardResponse(upstream, upstream_index);
       co_return keep_alive_ && !client_failed_;
     }
   }
@@ -1126,10 +1125,10 @@ class ClientSession {
     }
   }
 
-  // Streams the parsed response to the client. Returns true when the upstream connection ended
-  // cleanly at a message boundary and may be pooled. Sets client_failed_ when the client
-  // connection is no longer usable.
-  Task<bool> forwardResponse(Socket& upstream) {
+  // Streams the parsed response to the client and pools the upstream connection when it ended
+  // cleanly at a message boundary. Sets client_failed_ when the client connection is no longer
+  // usable.
+  Task<void> forwardResponse(Socket& upstream, std::size_t upstream_index) {
     tracked_.phase = Phase::kResponse;
     const auto framing = response_.framing;
     const bool to_old_client = client_minor_ == 0;
@@ -1183,12 +1182,24 @@ class ClientSession {
     out_ += "\r\n";
     upstream_in_.consume(response_.head_bytes);
     bool audited = true;
-    if (const auto seq = auditRequest(status)) audited = co_await awaitDurable(*seq);
+    bool pooled = false;
+    if (const auto seq = auditRequest(status)) {
+      // Sync durability: the answer waits for an fsync. A response already whole in the buffer
+      // gives its upstream connection back first; held through the wait, every request in
+      // flight would hold one, and beyond upstream_max_idle they would be closed and reopened
+      // per request (bench/audit/gateway.sh at 256 connections: half the requests/s).
+      if (responseIsBuffered()) {
+        worker_.returnPooled(upstream_index, std::move(upstream));
+        pooled = true;
+      }
+      audited = co_await awaitDurable(*seq);
+    }
     if (!audited) {
       // Sync durability and the trail cannot take the event: the upstream's answer is withheld.
       keep_alive_ = false;
+      upstream_in_.clear();
       co_await respondUnaudited();
-      co_return false;
+      co_return;
     }
 
     bool clean = false;
@@ -1208,7 +1219,23 @@ class ClientSession {
         break;
     }
     finishRequest(status);
-    co_return clean && response_.keep_alive && upstream_in_.empty() && !client_failed_;
+    if (!pooled && clean && response_.keep_alive && upstream_in_.empty() && !client_failed_) {
+      worker_.returnPooled(upstream_index, std::move(upstream));
+    }
+  }
+
+  // Whether the rest of the response (after its head) is all in upstream_in_, nothing more, and
+  // the upstream connection may serve another request.
+  bool responseIsBuffered() const {
+    if (!response_.keep_alive) return false;
+    switch (response_.framing) {
+      case http::BodyFraming::kNone:
+        return upstream_in_.empty();
+      case http::BodyFraming::kContentLength:
+        return upstream_in_.size() == response_.content_length;
+      default:
+        return false;
+    }
   }
 
   template <std::size_t N>
