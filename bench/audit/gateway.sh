@@ -8,6 +8,9 @@
 #          fsynced within audit_batch_interval
 #   sync   audit_requests = all, audit_durability = sync: a request is answered only after its
 #          record is fsynced (group commit)
+# "records / fsync" and "µs / fsync" come from the writer's /metrics counters over the measured
+# runs: the group-commit size and the mean fsync time (in sync mode a request waits for one to
+# two of them, so on a closed loop like wrk's this bounds requests/s, not the CPU).
 # After the runs each trail is verified with `bulwark audit verify`, and the async and sync trails
 # must hold at least one REQUEST record per answered request (a mode that drops records is not
 # measured as cheap).
@@ -69,7 +72,7 @@ declare -A MODE_ARGS=(
   [async]="--audit-requests all --audit-durability async"
   [sync]="--audit-requests all --audit-durability sync"
 )
-declare -A PIDS PORTS RPS P99 CPU AUDIT_CPU REQS RECORDS ERRORS
+declare -A PIDS PORTS RPS P99 CPU AUDIT_CPU REQS RECORDS ERRORS SYNCS SYNC_SECONDS WRITTEN
 
 bulwark_unset_env
 for m in $MODES; do
@@ -101,10 +104,21 @@ audit_thread_ns() {
   echo "$total"
 }
 
+# The audit writer's counters from /metrics: "RECORDS_WRITTEN SYNCS SYNC_SECONDS" (empty fields
+# for a binary that does not export them).
+audit_counters() {
+  curl -s --max-time 2 "http://127.0.0.1:$1/metrics" | awk '
+    $1 == "bulwark_audit_records_written_total" { w = $2 }
+    $1 == "bulwark_audit_syncs_total" { s = $2 }
+    $1 == "bulwark_audit_sync_seconds_total" { t = $2 }
+    END { print w, s, t }'
+}
+
 run_wrk() {
-  local m=$1 run=$2 out before after audit_before audit_after
+  local m=$1 run=$2 out before after audit_before audit_after counters_before counters_after
   out="$TMP/wrk-$m-r$run.txt"
   kill -0 "${PIDS[$m]}" 2>/dev/null || { tail -n 30 "$TMP/$m.log" >&2; die "bulwark ($m) is no longer running"; }
+  counters_before=$(audit_counters "${PORTS[$m]}")
   audit_before=$(audit_thread_ns "${PIDS[$m]}")
   before=$(cpu_ticks "${PIDS[$m]}")
   timeout $((DURATION + 30)) wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --timeout 2s \
@@ -112,6 +126,15 @@ run_wrk() {
     || { cat "$out" >&2; die "wrk failed against bulwark ($m)"; }
   after=$(cpu_ticks "${PIDS[$m]}")
   audit_after=$(audit_thread_ns "${PIDS[$m]}")
+  counters_after=$(audit_counters "${PORTS[$m]}")
+  local w0 s0 t0 w1 s1 t1
+  read -r w0 s0 t0 <<<"$counters_before"
+  read -r w1 s1 t1 <<<"$counters_after"
+  if [[ -n ${s1:-} && -n ${s0:-} ]]; then
+    WRITTEN[$m]=$(awk -v a="${WRITTEN[$m]:-0}" -v x="$w0" -v y="$w1" 'BEGIN { printf "%.0f", a + y - x }')
+    SYNCS[$m]=$(awk -v a="${SYNCS[$m]:-0}" -v x="$s0" -v y="$s1" 'BEGIN { printf "%.0f", a + y - x }')
+    SYNC_SECONDS[$m]=$(awk -v a="${SYNC_SECONDS[$m]:-0}" -v x="$t0" -v y="$t1" 'BEGIN { printf "%.6f", a + y - x }')
+  fi
   parse_wrk "$out"
   AUDIT_CPU[$m]+="$(awk -v ns=$((audit_after - audit_before)) -v r="$WRK_REQS" \
     'BEGIN { if (r == 0) print "NaN"; else printf "%.2f", ns / 1000 / r }') "
@@ -160,8 +183,8 @@ echo "bench/audit/gateway: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs (load
      "$(cut -d' ' -f1-3 /proc/loadavg)), loopback; wrk -t$WRK_THREADS -c$CONNECTIONS -d${DURATION}s;" \
      "bulwark --workers $WORKERS; median of $RUNS interleaved runs; upstream: nginx, 2 workers"
 echo
-echo "| auditing     | req/s (median) | vs off | p99 ms | CPU µs/req (median) | vs off | of which audit threads | REQUEST records / requests |"
-echo "|--------------|---------------:|-------:|-------:|--------------------:|-------:|-----------------------:|---------------------------:|"
+echo "| auditing     | req/s (median) | vs off | p99 ms | CPU µs/req (median) | vs off | of which audit threads | records / fsync | µs / fsync | REQUEST records / requests |"
+echo "|--------------|---------------:|-------:|-------:|--------------------:|-------:|-----------------------:|----------------:|-----------:|---------------------------:|"
 declare -A MED
 for m in $MODES; do
   # shellcheck disable=SC2086  # word splitting of the per-run lists is intended
@@ -172,9 +195,15 @@ done
 for m in $MODES; do
   base=off
   [[ $m == *-before ]] && base=off-before
-  printf '| %-12s | %14.0f | %5s× | %6.3f | %19.2f | %5s× | %22.2f | %26s |\n' "$m" "${MED[rps:$m]}" \
-    "$(ratio "${MED[rps:$m]}" "${MED[rps:$base]:-0}")" "${MED[p99:$m]}" "${MED[cpu:$m]}" \
-    "$(ratio "${MED[cpu:$m]}" "${MED[cpu:$base]:-0}")" "${MED[audit:$m]}" "${RECORDS[$m]} / ${REQS[$m]}"
+  per_sync=- sync_us=-
+  if ((${SYNCS[$m]:-0} > 0)); then
+    per_sync=$(awk -v w="${WRITTEN[$m]}" -v s="${SYNCS[$m]}" 'BEGIN { printf "%.1f", w / s }')
+    sync_us=$(awk -v t="${SYNC_SECONDS[$m]}" -v s="${SYNCS[$m]}" 'BEGIN { printf "%.0f", t * 1e6 / s }')
+  fi
+  printf '| %-12s | %14.0f | %5s× | %6.3f | %19.2f | %5s× | %22.2f | %15s | %10s | %26s |\n' "$m" \
+    "${MED[rps:$m]}" "$(ratio "${MED[rps:$m]}" "${MED[rps:$base]:-0}")" "${MED[p99:$m]}" \
+    "${MED[cpu:$m]}" "$(ratio "${MED[cpu:$m]}" "${MED[cpu:$base]:-0}")" "${MED[audit:$m]}" \
+    "$per_sync" "$sync_us" "${RECORDS[$m]} / ${REQS[$m]}"
 done
 echo
 goal() {  # goal MODE MAX_COST_PERCENT

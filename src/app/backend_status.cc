@@ -28,6 +28,11 @@ std::string auditMetrics(const audit::Writer& writer) {
          double(s.records_written));
   sample(out, "bulwark_audit_batches_total", "counter", "Group-committed batches.",
          double(s.batches));
+  sample(out, "bulwark_audit_syncs_total", "counter",
+         "fsyncs of the trail; records_written / syncs is the group-commit size.", double(s.syncs));
+  sample(out, "bulwark_audit_sync_seconds_total", "counter",
+         "Time spent in fsyncs of the trail (in sync durability, what requests wait for).",
+         double(s.sync_nanos) / 1e9);
   sample(out, "bulwark_audit_write_errors_total", "counter", "Failed appends or syncs.",
          double(s.write_errors));
   sample(out, "bulwark_audit_queue_depth", "gauge", "Events waiting for the writer.",

@@ -152,7 +152,7 @@ struct Writer::State {
 
   // ---- counters ----
   std::atomic<std::uint64_t> appended{0}, dropped{0}, overflow_events{0}, records_written{0},
-      batches{0}, syncs{0}, bytes{0}, checkpoints{0}, write_errors{0}, queue_depth{0},
+      batches{0}, syncs{0}, sync_nanos{0}, bytes{0}, checkpoints{0}, write_errors{0}, queue_depth{0},
       durable_seq{0}, epoch{0}, last_batch_micros{0}, last_seq{0}, cpu_micros{0};
   std::atomic<bool> failed_flag{false};
 
@@ -509,7 +509,11 @@ struct Writer::State {
   // failed fsync the page cache cannot be trusted (its dirty pages may be dropped): the writer
   // stops, loudly, rather than report durability it does not have; returns false then.
   bool syncAndPublish(std::uint64_t target) {
+    const auto started = Clock::now();
     auto synced = store->sync();
+    sync_nanos.fetch_add(static_cast<std::uint64_t>(
+                             duration_cast<std::chrono::nanoseconds>(Clock::now() - started).count()),
+                         std::memory_order_relaxed);
     if (!synced) {
       write_errors.fetch_add(1, std::memory_order_relaxed);
       core::log(core::LogLevel::kError, "audit: fsync failed; the audit writer stops",
@@ -990,6 +994,7 @@ WriterStats Writer::stats() const {
   stats.records_written = s.records_written.load();
   stats.batches = s.batches.load();
   stats.syncs = s.syncs.load();
+  stats.sync_nanos = s.sync_nanos.load();
   stats.bytes = s.bytes.load();
   stats.checkpoints = s.checkpoints.load();
   stats.write_errors = s.write_errors.load();

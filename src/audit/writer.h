@@ -95,6 +95,7 @@ struct WriterStats {
   std::uint64_t records_written = 0;  // all records, the writer's own included
   std::uint64_t batches = 0;
   std::uint64_t syncs = 0;
+  std::uint64_t sync_nanos = 0;  // time spent in the store's sync (fsync), all syncs
   std::uint64_t bytes = 0;
   std::uint64_t checkpoints = 0;
   std::uint64_t write_errors = 0;

@@ -309,7 +309,8 @@ TEST_F(MultiNodeTest, RedisDownFailsClosedWithAnIncidentAndRecovers) {
   }
   const auto metrics = b_.send("GET", "/metrics", "");
   for (const char* metric : {"\nbulwark_db_pool_open ", "\nbulwark_redis_connections_up ",
-                             "\nbulwark_audit_durable_seq "}) {
+                             "\nbulwark_audit_durable_seq ", "\nbulwark_audit_syncs_total ",
+                             "\nbulwark_audit_sync_seconds_total "}) {
     EXPECT_NE(metrics.body.find(metric), std::string::npos) << metric;
   }
 
