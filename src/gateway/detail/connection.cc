@@ -784,6 +784,22 @@ class ClientSession {
 
   // ---- proxying ------------------------------------------------------------------------------
 
+  // Counts an upstream connection in the in_use gauge until released or destroyed.
+  class UpstreamInUse {
+   public:
+    explicit UpstreamInUse(Gauge& gauge) : gauge_(&gauge) { gauge_->add(1); }
+    ~UpstreamInUse() { release(); }
+    UpstreamInUse(const UpstreamInUse&) = delete;
+    UpstreamInUse& operator=(const UpstreamInUse&) = delete;
+    void release() {
+      if (gauge_ != nullptr) gauge_->add(-1);
+      gauge_ = nullptr;
+    }
+
+   private:
+    Gauge* gauge_;
+  };
+
   Task<bool> proxy(const Route& route) {
     const std::size_t upstream_index = route.upstream;
     buildUpstreamHead(route);
@@ -807,11 +823,7 @@ class ClientSession {
         continue;
       }
       Socket upstream = reused ? std::move(*pooled) : Socket(worker_.executor());
-      upstream_metrics.in_use.add(1);
-      struct InUse {
-        Gauge& gauge;
-        ~InUse() { gauge.add(-1); }
-      } in_use{upstream_metrics.in_use};
+      UpstreamInUse in_use(upstream_metrics.in_use);
 
       if (reused) {
         upstream_metrics.reused.add();
@@ -856,7 +868,7 @@ class ClientSession {
             502, got == ReadResult::kMalformed ? "upstream sent an invalid response"
                                                : "upstream closed the connection");
       }
-      co_await forwardResponse(upstream, upstream_index);
+      co_await forwardResponse(upstream, upstream_index, in_use);
       co_return keep_alive_ && !client_failed_;
     }
   }
@@ -1128,7 +1140,7 @@ class ClientSession {
   // Streams the parsed response to the client and pools the upstream connection when it ended
   // cleanly at a message boundary. Sets client_failed_ when the client connection is no longer
   // usable.
-  Task<void> forwardResponse(Socket& upstream, std::size_t upstream_index) {
+  Task<void> forwardResponse(Socket& upstream, std::size_t upstream_index, UpstreamInUse& in_use) {
     tracked_.phase = Phase::kResponse;
     const auto framing = response_.framing;
     const bool to_old_client = client_minor_ == 0;
@@ -1189,6 +1201,7 @@ class ClientSession {
       // flight would hold one, and beyond upstream_max_idle they would be closed and reopened
       // per request (bench/audit/gateway.sh at 256 connections: half the requests/s).
       if (responseIsBuffered()) {
+        in_use.release();
         worker_.returnPooled(upstream_index, std::move(upstream));
         pooled = true;
       }
