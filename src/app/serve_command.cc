@@ -16,6 +16,7 @@
 #include "audit/writer.h"
 #include "detect/block_list.h"
 #include "core/log.h"
+#include "gateway/open_files.h"
 #include "gateway/server.h"
 
 namespace bulwark::app {
@@ -78,6 +79,22 @@ int runServe(const core::SettingSources& sources) {
     core::log(core::LogLevel::kWarn,
               "no routes: set BULWARK_UPSTREAM or [[route]] in the config file; every proxied "
               "request will be answered 404");
+  }
+
+  // A descriptor per client and per upstream connection: take what the hard limit allows.
+  const gateway::OpenFileLimit files = gateway::raiseOpenFileLimit();
+  const std::uint64_t needed = gateway::descriptorsNeeded(settings->max_connections);
+  if (files.soft < needed) {
+    core::log(core::LogLevel::kWarn,
+              "the open file limit is below what max_connections may need (a client and an "
+              "upstream connection each); beyond it connections fail with EMFILE. Raise the "
+              "hard limit (systemd LimitNOFILE=, ulimit -Hn) or lower max_connections",
+              {{"limit", std::to_string(files.soft)},
+               {"needed", std::to_string(needed)},
+               {"max_connections", std::to_string(settings->max_connections)}});
+  } else if (files.raised) {
+    core::log(core::LogLevel::kDebug, "raised the open file limit",
+              {{"limit", std::to_string(files.soft)}});
   }
 
   // SIGTERM/SIGINT are taken synchronously by this thread; the I/O threads inherit the mask.
