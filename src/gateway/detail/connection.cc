@@ -1197,9 +1197,8 @@ class ClientSession {
     bool pooled = false;
     if (const auto seq = auditRequest(status)) {
       // Sync durability: the answer waits for an fsync. A response already whole in the buffer
-      // gives its upstream connection back first; held through the wait, every request in
-      // flight would hold one, and beyond upstream_max_idle they would be closed and reopened
-      // per request (bench/audit/gateway.sh at 256 connections: half the requests/s).
+      // gives its upstream connection back first: held through the wait, every request in
+      // flight would hold an upstream connection of its own.
       if (responseIsBuffered()) {
         in_use.release();
         worker_.returnPooled(upstream_index, std::move(upstream));
