@@ -15,15 +15,18 @@ OpenFileLimit raiseOpenFileLimit() {
   if (limit.rlim_cur >= limit.rlim_max) return result;
   // An unlimited hard limit is still capped by the kernel's fs.nr_open (1 Mi by default), and
   // setrlimit refuses more: fall back to that.
-  for (const rlim_t target : {limit.rlim_max, std::min<rlim_t>(limit.rlim_max, 1 << 20)}) {
-    if (target <= limit.rlim_cur) break;
-    rlimit raised{target, limit.rlim_max};
-    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) {
-      result.soft = target;
-      result.raised = true;
-      break;
+  rlim_t target = limit.rlim_max;
+  rlimit raised{target, limit.rlim_max};
+  if (::setrlimit(RLIMIT_NOFILE, &raised) != 0) {
+    target = std::min<rlim_t>(limit.rlim_max, 1 << 20);
+    raised.rlim_cur = target;
+    if (target == limit.rlim_max || target <= limit.rlim_cur ||
+        ::setrlimit(RLIMIT_NOFILE, &raised) != 0) {
+      return result;
     }
   }
+  result.soft = target;
+  result.raised = true;
   return result;
 }
 
